@@ -1,0 +1,136 @@
+"""ask(): resolve a follow-up, retrieve, decide whether the notes hold an answer, and answer.
+
+One entry point for the CLI, the web UI and the evaluation. Answerers behind a tiny Protocol:
+`extractive` (default, offline) and `llm` (any OpenAI-compatible endpoint, see llm.py).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from typing import Protocol
+
+from .extractive import answer_lines, compose
+from .index import Index
+from .records import Answer, Hit
+from .refusal import refusal_reason
+from .retrieve import clean_query, search
+from .settings import Settings
+
+CJK = re.compile(r"[\u3400-\u9fff]")
+LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]+")
+# A follow-up leans on the previous turn: pronouns, or a bare "and …?" / "那…呢？".
+FOLLOW_UP = re.compile(r"^(?:那|那么|还有|and\b|what about\b|how about\b)|它|它们|其|这个|那个|该服务|呢[？?]?$|\b(?:it|its|they|their|them|this|that one)\b", re.I)
+REFUSALS = {
+    "zh": "笔记里没有找到能回答这个问题的内容。下面是最接近的段落，仅供参考：",
+    "en": "Your notes don't seem to cover this. The closest passages are listed below as related, not as an answer.",
+}
+
+History = list[tuple[str, str]]
+
+
+class Answerer(Protocol):
+    name: str
+
+    def stream(self, question: str, hits: list[Hit], lang: str, history: History | None = None) -> Iterator[str]: ...
+
+
+def detect_lang(text: str) -> str:
+    """`zh` for Chinese, `mixed` for Chinese with English terms, `en` otherwise."""
+    if not CJK.search(text):
+        return "en"
+    return "mixed" if LATIN_WORD.search(text) else "zh"
+
+
+def ask(index: Index, question: str, settings: Settings, history: History | None = None) -> Answer:
+    answer = None
+    for answer in ask_stream(index, question, settings, history):
+        pass
+    return answer
+
+
+def ask_stream(index: Index, question: str, settings: Settings, history: History | None = None) -> Iterator[Answer]:
+    """Yield Answers whose text grows; the last one is final."""
+    started = time.perf_counter()
+    question = clean_query(question)
+    lang = detect_lang(question)
+    llm = _llm(settings) if settings.answerer == "llm" else None
+    search_query = resolve_follow_up(question, history or [], llm)
+    hits = search(index, search_query, settings.k, settings.mode)
+    retrieved = time.perf_counter()
+    reason = refusal_reason(question, hits)
+    base = Answer(question=question, text="", lang=lang, refused=False, hits=hits, answerer="extractive",
+                  search_query=search_query, timings={"retrieve_ms": (retrieved - started) * 1000})
+    if reason:
+        yield _finish(base, REFUSALS["en" if lang == "en" else "zh"], started, refused=True, notice=reason)
+        return
+    if llm is not None:
+        yield from _llm_answer(llm, base, index, history, started)
+        return
+    yield _finish(base, _extractive_text(search_query, hits, index, lang), started)
+
+
+def _extractive_text(question: str, hits: list[Hit], index: Index, lang: str) -> str:
+    return compose(lang, answer_lines(question, hits, index.lexical))
+
+
+def _finish(answer: Answer, text: str, started: float, refused: bool = False, **changes) -> Answer:
+    answer.text = text
+    answer.refused = refused
+    for name, value in changes.items():
+        setattr(answer, name, value)
+    answer.timings["total_ms"] = (time.perf_counter() - started) * 1000
+    return answer
+
+
+def resolve_follow_up(question: str, history: History, llm=None) -> str:
+    """Make a follow-up standalone: the LLM rewrites it when configured; otherwise the previous
+    question's terms are carried over when the new one leans on it."""
+    if not history:
+        return question
+    if llm is not None:
+        from .llm import LLMError
+
+        try:
+            return llm.rewrite_followup(question, history) or question
+        except LLMError:
+            pass  # the answer step reports the endpoint problem visibly
+    if FOLLOW_UP.search(question) or len(question) <= 12:
+        return f"{history[-1][0]} {question}"
+    return question
+
+
+def _llm(settings: Settings):
+    from .llm import LLMAnswerer
+
+    return LLMAnswerer.from_settings(settings)
+
+
+def _llm_answer(llm, base: Answer, index: Index, history: History | None, started: float) -> Iterator[Answer]:
+    from .llm import LLMError, check_citations, is_refusal
+
+    base.answerer = "llm"
+    text = ""
+    try:
+        for delta in llm.stream(base.question, base.hits, base.lang, history):
+            text += delta
+            base.text = text
+            yield base
+    except LLMError as problem:
+        notice = f"the LLM failed ({problem.message}); showing the offline extractive answer instead"
+        fallback = _extractive_text(base.search_query, base.hits, index, base.lang)
+        yield _finish(base, fallback, started, answerer="extractive", notice=notice)
+        return
+    cleaned, invented = check_citations(text, len(base.hits))
+    notice = f"removed citations to passages that were not given: {invented}" if invented else ""
+    yield _finish(base, cleaned, started, refused=is_refusal(cleaned), notice=notice)
+
+
+def format_sources(answer: Answer) -> str:
+    title = "related passages" if answer.refused else "sources"
+    lines = [f"\n{title}:"]
+    for number, hit in enumerate(answer.hits, start=1):
+        c = hit.chunk
+        lines.append(f"[{number}] {c.file} › {c.heading_path or '(top)'} › lines {c.line_start}-{c.line_end}")
+    return "\n".join(lines)

@@ -1,0 +1,220 @@
+"""The `notebot` command: index, search, info, ask, eval, serve.
+
+stdout carries data, stderr progress and warnings. Errors are one line; exit codes: 0 ok,
+1 error, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import NotebotError
+from .settings import ANSWERERS, MODES, Settings
+
+EPILOG = """settings also come from environment variables: NOTEBOT_CORPUS_DIR, NOTEBOT_INDEX_DIR,
+NOTEBOT_EMBEDDER, NOTEBOT_MODE, NOTEBOT_K, NOTEBOT_ANSWERER, NOTEBOT_LLM_BASE_URL, NOTEBOT_LLM_MODEL,
+NOTEBOT_LLM_API_KEY, NOTEBOT_LLM_TIMEOUT, NOTEBOT_HOST, NOTEBOT_PORT, NOTEBOT_AUTH (flags win)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="notebot", description="Ask your markdown notes questions, in Chinese or English.", epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"notebot {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index-dir", type=Path, help="index folder (default: index)")
+    common.add_argument("--embedder", help="e5-small-q4 (default), st:<model name or path>, or hash")
+
+    index = commands.add_parser("index", parents=[common], help="index a folder of notes (incremental)",
+                                description="Index .md/.markdown/.txt notes; unchanged text is never re-embedded.")
+    index.add_argument("corpus", nargs="?", type=Path, help="notes folder (default: corpus)")
+    index.add_argument("--rebuild", action="store_true", help="re-embed everything, ignoring the cache")
+
+    search = commands.add_parser("search", parents=[common], help="show the passages that best match a query")
+    search.add_argument("query", help="the question or keywords, Chinese or English")
+    search.add_argument("-k", type=int, help="number of passages (default 5)")
+    search.add_argument("--mode", choices=MODES, help="retrieval mode (default hybrid)")
+    search.add_argument("--json", action="store_true", help="one JSON object per passage, per line")
+
+    info = commands.add_parser("info", parents=[common], help="what the index holds")
+    info.add_argument("--json", action="store_true", help="print the manifest as JSON")
+
+    ask = commands.add_parser("ask", parents=[common], help="answer a question with citations")
+    ask.add_argument("question")
+    ask.add_argument("-k", type=int, help="passages to draw on (default 5)")
+    ask.add_argument("--mode", choices=MODES, help="retrieval mode (default hybrid)")
+    ask.add_argument("--answerer", choices=ANSWERERS, help="extractive (default, offline) or llm")
+    ask.add_argument("--llm-base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1")
+    ask.add_argument("--llm-model", help="model name at that endpoint")
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
+
+    from . import evaluate, ui
+
+    evaluate.configure_parser(commands.add_parser("eval", parents=[common], help="evaluate on a Q&A set (JSON lines)"))
+    ui.configure_parser(commands.add_parser("serve", parents=[common], help="start the web UI"))
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    flags = {
+        "index_dir": args.index_dir, "embedder": args.embedder,
+        "corpus_dir": getattr(args, "corpus", None) or getattr(args, "corpus_dir", None),
+        "k": getattr(args, "k", None), "mode": getattr(args, "mode", None),
+        "answerer": getattr(args, "answerer", None),
+        "llm_base_url": getattr(args, "llm_base_url", None), "llm_model": getattr(args, "llm_model", None),
+        "host": getattr(args, "host", None), "port": getattr(args, "port", None),
+    }
+    return Settings.load(**flags)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = settings_from(args)
+        handler = {"index": cmd_index, "search": cmd_search, "info": cmd_info, "ask": cmd_ask}.get(args.command)
+        if handler is None:
+            from . import evaluate, ui
+
+            return {"eval": evaluate.run, "serve": ui.run}[args.command](args, settings)
+        return handler(args, settings)
+    except NotebotError as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted — the previous index (if any) is intact", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0
+
+
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def cmd_index(args, settings: Settings) -> int:
+    from .index import build_index
+
+    with ProgressBar() as progress:
+        report = build_index(settings, progress=progress, rebuild=args.rebuild, warn=warn)
+    state = "up to date" if report["up_to_date"] else f"embedded {report['embedded']}, reused {report['reused']}"
+    print(f"indexed {report['files']} files, {report['chunks']} chunks ({state}) in {report['seconds']:.1f} s -> {settings.index_dir}",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_search(args, settings: Settings) -> int:
+    from .index import Index
+    from .retrieve import search
+
+    index = Index.load(settings.index_dir, settings.embedder or None)
+    hits = search(index, args.query, settings.k, settings.mode)
+    if not hits:
+        print("no passage matches", file=sys.stderr)
+    for hit in hits:
+        if args.json:
+            print(json.dumps({"rank": hit.rank, **hit.citation(), "text": hit.chunk.text}, ensure_ascii=False))
+        else:
+            c = hit.chunk
+            print(f"{hit.rank}. {c.file} › {c.heading_path or '(top)'} › lines {c.line_start}-{c.line_end}  (score {hit.score:.3f})")
+            print(f"   {snippet(c.text, args.query)}\n")
+    return 0
+
+
+def cmd_info(args, settings: Settings) -> int:
+    from .index import read_manifest
+
+    manifest = read_manifest(settings.index_dir)
+    if args.json:
+        print(json.dumps(manifest, ensure_ascii=False, indent=2))
+        return 0
+    print(f"index      {settings.index_dir}")
+    print(f"corpus     {manifest['corpus']['dir']}  ({manifest['counts']['files']} files, {manifest['counts']['chunks']} chunks)")
+    print(f"embedder   {manifest['embedder']['name']} ({manifest['embedder']['dim']} dims)")
+    print(f"chunker    {manifest['chunker']}")
+    print(f"tokenizer  {manifest['tokenizer']}")
+    print(f"built      {manifest['built_at']} by notebot {manifest['notebot_version']} (format {manifest['format_version']})")
+    for entry in manifest["corpus"]["files"]:
+        print(f"  {entry['chunks']:5d} chunks  {entry['path']}" + ("" if entry["encoding"] == "utf-8" else f"  [{entry['encoding']}]"))
+    return 0
+
+
+def cmd_ask(args, settings: Settings) -> int:
+    from .answer import ask_stream
+    from .index import Index
+
+    index = Index.load(settings.index_dir, settings.embedder or None)
+    answer = None
+    shown = 0
+    for answer in ask_stream(index, args.question, settings):
+        if not args.json and sys.stdout.isatty():
+            sys.stdout.write(answer.text[shown:])
+            sys.stdout.flush()
+            shown = len(answer.text)
+    if args.json:
+        print(json.dumps(answer.to_json(), ensure_ascii=False))
+        return 0
+    print(answer.text[shown:])
+    if answer.notice:
+        print(f"note: {answer.notice}", file=sys.stderr)
+    from .answer import format_sources
+
+    print(format_sources(answer))
+    return 0
+
+
+def snippet(text: str, query: str, width: int = 160) -> str:
+    """The window of the chunk with most query tokens, on one line."""
+    from .tokenize import normalize, tokenize
+
+    flat = " ".join(text.split())
+    if len(flat) <= width:
+        return flat
+    terms = set(tokenize(query))
+    lowered = normalize(flat)
+    best, best_count = 0, -1
+    for start in range(0, len(flat) - width + 1, max(width // 4, 1)):
+        count = sum(term in lowered[start : start + width] for term in terms)
+        if count > best_count:
+            best, best_count = start, count
+    return ("…" if best else "") + flat[best : best + width] + ("…" if best + width < len(flat) else "")
+
+
+class ProgressBar:
+    """tqdm on stderr, one bar per stage, silent when stderr is not a terminal unless NOTEBOT_PROGRESS=1."""
+
+    def __init__(self):
+        self.bar = None
+        self.stage = None
+        self.enabled = sys.stderr.isatty() or os.environ.get("NOTEBOT_PROGRESS") == "1"
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled or total == 0:
+            return
+        from tqdm import tqdm
+
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            self.bar = tqdm(total=total, desc=stage, unit="chunk" if stage == "embed" else "step", file=sys.stderr, leave=False)
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

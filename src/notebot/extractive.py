@@ -1,0 +1,126 @@
+"""The offline answerer: quote the note lines that best answer the question, with [n] citations.
+
+No model writes anything here: lines are scored against the question with the lexical tokenizer
+(IDF-weighted term overlap) and the retriever's ranking, then quoted whole, in note order, so a
+number or term is never cut. A chosen list item brings its sub-items along: notes put the
+answer to "which styles…?" under a line like "Distribution Styles：".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from .lexical import BM25
+from .records import Hit
+from .tokenize import tokenize
+
+MAX_LINES = 4  # lines chosen by score; each may bring up to MAX_CHILDREN sub-items
+MAX_CHILDREN = 6
+MAX_LINE_CHARS = 320
+SOURCE_CHUNKS = 3
+SENTENCE_END = re.compile(r"(?<=[。；！？])")
+LEADING_MARK = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s+")
+NUMBER_QUESTION = re.compile(r"多少|多大|多久|多长|几个|几种|how (?:much|many|long|big|large)|what (?:size|limit)|max(?:imum)?\b|最大|最小|上限", re.I)
+HAS_NUMBER = re.compile(r"\d")
+LEADS = {
+    "zh": "根据你的笔记：",
+    "en": "From your notes (quoted as written):",
+}
+
+
+@dataclass(frozen=True)
+class Line:
+    hit_number: int  # 1-based position of the hit it came from: its [n]
+    position: int  # line position within that hit, for note order
+    indent: int
+    text: str
+    score: float = 0.0
+
+
+def answer_lines(question: str, hits: list[Hit], lexical: BM25) -> list[Line]:
+    """The few lines of the top hits that answer the question best, in note order."""
+    weights = term_weights(question, lexical)
+    wants_number = bool(NUMBER_QUESTION.search(question))
+    by_hit = {n: split_lines(hit.chunk.text, n) for n, hit in enumerate(hits[:SOURCE_CHUNKS], start=1)}
+    scored = []
+    for n, lines in by_hit.items():
+        for line in lines:
+            overlap = _overlap(line.text, weights)
+            boost = 1.5 if wants_number and HAS_NUMBER.search(line.text) else 1.0
+            scored.append((overlap * boost / math.sqrt(n), line))
+    if not scored:
+        return []
+    best = max(score for score, _ in scored)
+    if best <= 0:
+        # Nothing shares a term with the question (typical for English questions over Chinese
+        # notes): the retriever's best passage is the best guess; quote its opening lines.
+        return by_hit[1][:3]
+    chosen = sorted((item for item in scored if item[0] >= 0.4 * best), key=lambda item: -item[0])[:MAX_LINES]
+    keep = {(line.hit_number, line.position) for _, line in chosen}
+    for _, line in chosen:
+        keep.update((c.hit_number, c.position) for c in _children(by_hit[line.hit_number], line))
+    return [line for n, lines in by_hit.items() for line in lines if (n, line.position) in keep]
+
+
+def _children(lines: list[Line], parent: Line) -> list[Line]:
+    """The sub-items nested under a line (deeper indent), or the items a `…：` line introduces."""
+    introduces = parent.text.rstrip().endswith(("：", ":"))
+    children = []
+    for line in lines[parent.position + 1 :]:
+        if line.indent > parent.indent or (introduces and line.indent == parent.indent and not children_ended(line)):
+            children.append(line)
+            if len(children) == MAX_CHILDREN:
+                break
+        else:
+            break
+    return children
+
+
+def children_ended(line: Line) -> bool:
+    # A sibling that introduces its own list starts a new topic.
+    return line.text.rstrip().endswith(("：", ":"))
+
+
+def term_weights(question: str, lexical: BM25) -> dict[str, float]:
+    """IDF of each question token that the corpus knows."""
+    n_docs = max(len(lexical.doc_lengths), 1)
+    weights = {}
+    for term in set(tokenize(question)):
+        if term in lexical.postings:
+            df = len(lexical.postings[term][0])
+            weights[term] = math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
+    return weights
+
+
+def _overlap(text: str, weights: dict[str, float]) -> float:
+    tokens = set(tokenize(text))
+    return sum(weight for term, weight in weights.items() if term in tokens)
+
+
+def split_lines(text: str, hit_number: int = 1) -> list[Line]:
+    """Quotable units with their indent: no headings, fences or table rules; over-long lines are
+    cut at sentence ends only."""
+    units: list[Line] = []
+    in_fence = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith(("```", "~~~")):
+            in_fence = not in_fence
+            continue
+        if not line or line.startswith("#") or in_fence or set(line) <= set("-|: "):
+            continue
+        indent = len(raw.expandtabs(4)) - len(raw.expandtabs(4).lstrip())
+        line = LEADING_MARK.sub("", line)
+        parts = [line] if len(line) <= MAX_LINE_CHARS else [s.strip() for s in SENTENCE_END.split(line) if s.strip()]
+        for part in parts:
+            units.append(Line(hit_number, len(units), indent, part))
+    return units
+
+
+def compose(lang: str, lines: list[Line]) -> str:
+    lead = LEADS["en" if lang == "en" else "zh"]
+    base = min((line.indent for line in lines), default=0)
+    body = "\n".join(f"{'  ' * min((line.indent - base) // 2, 3)}- {line.text} [{line.hit_number}]" for line in lines)
+    return f"{lead}\n{body}"

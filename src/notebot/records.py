@@ -1,0 +1,97 @@
+"""Plain records passed between the pipeline stages."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    """One note file as loaded: `path` is relative to the corpus root, with / separators."""
+
+    path: str
+    text: str
+    encoding: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A heading section (or a piece of a long one) of a note.
+
+    `line_start`/`line_end` are 1-based and inclusive, in the source file.
+    `text` is the original markdown of the piece, unstripped.
+    """
+
+    id: str
+    file: str
+    headings: tuple[str, ...]
+    line_start: int
+    line_end: int
+    text: str
+
+    @property
+    def heading_path(self) -> str:
+        return " > ".join(self.headings)
+
+    @property
+    def embed_text(self) -> str:
+        """What the embedder and the lexical index see: heading context first, then the text."""
+        title = self.file.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        context = " > ".join((title, *self.headings))
+        return f"{context}\n{self.text}"
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["headings"] = list(self.headings)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Chunk":
+        return cls(**{**data, "headings": tuple(data["headings"])})
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A chunk retrieved for a query, with its rank (1-based) and the retriever's score."""
+
+    chunk: Chunk
+    score: float
+    rank: int
+
+    def citation(self) -> dict:
+        c = self.chunk
+        return {
+            "file": c.file,
+            "heading_path": c.heading_path,
+            "lines": [c.line_start, c.line_end],
+            "chunk_id": c.id,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass
+class Answer:
+    """What `ask()` returns: the answer text with [n] citations into `hits` (1-based)."""
+
+    question: str
+    text: str
+    lang: str
+    refused: bool
+    hits: list[Hit]
+    answerer: str
+    notice: str = ""  # visible remark, e.g. "LLM unreachable, extractive answer shown"
+    search_query: str = ""  # the question after follow-up resolution
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "lang": self.lang,
+            "refused": self.refused,
+            "answerer": self.answerer,
+            "notice": self.notice,
+            "search_query": self.search_query,
+            "citations": [h.citation() for h in self.hits],
+            "timings": {k: round(v, 2) for k, v in self.timings.items()},
+        }
