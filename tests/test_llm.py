@@ -105,12 +105,12 @@ def test_streaming_yields_several_deltas_that_join_to_the_reply(server):
 
 
 def test_deltas_arrive_before_the_stream_ends(server):
-    server.script(stream("first", " second", chunk_delay=0.2))
-    started = time.monotonic()
+    server.script(stream("first", " second", chunk_delay=0.3))
     deltas = answerer(server).stream("q", HITS, "en")
     assert next(deltas) == "first"
-    assert time.monotonic() - started < 0.35  # the second chunk is still 0.2 s away
+    first_seen = time.monotonic()
     assert list(deltas) == [" second"]
+    assert time.monotonic() - first_seen >= 0.25  # "first" was shown while " second" was still 0.3 s away
 
 
 def test_base_url_with_or_without_trailing_slash_posts_to_chat_completions(server):
@@ -261,6 +261,17 @@ def test_a_response_that_is_not_a_chat_completion_raises_llm_error(server):
         assert "OpenAI" in caught.value.hint
 
 
+def test_an_error_object_sent_with_status_200_raises_llm_error_with_its_message(server):
+    server.script(
+        Reply(raw=b'data: {"error": {"message": "model \'qwen9\' not found"}}\n\n'),
+        Reply(raw=b'{"error": "model \'qwen9\' not found"}'),
+    )
+    for _ in range(2):
+        with pytest.raises(LLMError, match="model 'qwen9' not found") as caught:
+            list(answerer(server).stream("q", HITS, "en"))
+        assert "NOTEBOT_LLM_MODEL" in caught.value.hint
+
+
 def test_an_empty_answer_raises_llm_error(server):
     server.script(stream("<think>only thinking</think>", "  "))
     with pytest.raises(LLMError, match="empty answer"):
@@ -290,9 +301,10 @@ def test_unconfigured_llm_names_the_environment_variables():
     assert "NOTEBOT_LLM_BASE_URL" in caught.value.hint and "NOTEBOT_LLM_MODEL" in caught.value.hint
 
 
-def test_a_base_url_without_scheme_is_a_configuration_error():
+@pytest.mark.parametrize("url", ["127.0.0.1:11434/v1", "ftp://host/v1", "http://host:port/v1"])
+def test_a_base_url_that_is_not_http_is_a_configuration_error(url):
     with pytest.raises(NotebotError, match="not an http"):
-        LLMAnswerer("127.0.0.1:11434/v1", "m")
+        LLMAnswerer(url, "m")
 
 
 # --- follow-up rewriting -------------------------------------------------------------------------
@@ -325,3 +337,124 @@ def test_rewrite_followup_keeps_the_question_on_empty_output(server):
 def test_rewrite_followup_without_history_makes_no_request(server):
     assert answerer(server).rewrite_followup("What is S3?", []) == "What is S3?"
     assert server.requests == []
+
+
+# --- ask() with the LLM answerer over a tiny index built with the "hash" embedder -------------------
+
+NOTES = {
+    "aws.md": "# AWS 笔记\n\n## S3\n\nObject最大*5TB*，超过 5GB 需要 multi-part upload。\n\n"
+    "## Kinesis\n\nKinesis Data Streams 每个 shard 写入 1MB/s，读取 2MB/s。\n",
+    "db.md": "# Databases\n\n## DynamoDB\n\nA DynamoDB item can be at most 400KB.\n",
+}
+
+
+@pytest.fixture(scope="module")
+def index_settings(tmp_path_factory):
+    from notebot.index import Index, build_index
+
+    root = tmp_path_factory.mktemp("llm-ask")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for name, text in NOTES.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    settings = Settings.load(environ={}, corpus_dir=corpus, index_dir=root / "index", embedder="hash")
+    build_index(settings)
+    return Index.load(settings.index_dir), settings
+
+
+def llm_settings(settings: Settings, base_url: str) -> Settings:
+    return Settings.load(
+        environ={},
+        corpus_dir=settings.corpus_dir,
+        index_dir=settings.index_dir,
+        embedder="hash",
+        answerer="llm",
+        llm_base_url=base_url,
+        llm_model="qwen2.5:7b",
+        llm_api_key=KEY,
+        llm_timeout=TIMEOUT,
+    )
+
+
+def test_ask_with_the_llm_answerer_returns_the_models_answer_with_hits(server, index_settings):
+    from notebot.answer import ask
+
+    index, settings = index_settings
+    server.script(stream("S3 单个对象最大 ", "5TB", "，超过 5GB 需要 multi-part upload [1]。"))
+    answer = ask(index, "S3 单个对象最大多大？", llm_settings(settings, server.base_url))
+
+    assert answer.answerer == "llm" and answer.notice == "" and not answer.refused
+    assert answer.text == "S3 单个对象最大 5TB，超过 5GB 需要 multi-part upload [1]。"
+    assert answer.hits and "5TB" in answer.hits[0].chunk.text
+    (request,) = server.requests
+    assert answer.hits[0].chunk.text.strip() in request.prompt_text
+    assert request.headers["authorization"] == f"Bearer {KEY}"
+
+
+def test_ask_stream_with_the_llm_shows_the_answer_growing(server, index_settings):
+    from notebot.answer import ask_stream
+
+    index, settings = index_settings
+    server.script(stream("A DynamoDB item ", "can be at most ", "400KB [1]."))
+    texts = [a.text for a in ask_stream(index, "How big can a DynamoDB item be?", llm_settings(settings, server.base_url))]
+    assert texts[:3] == ["A DynamoDB item ", "A DynamoDB item can be at most ", "A DynamoDB item can be at most 400KB [1]."]
+
+
+def test_ask_removes_citations_the_model_invented_and_says_so(server, index_settings):
+    from notebot.answer import ask
+
+    index, settings = index_settings
+    server.script(stream("最大 5TB [1][9]。"))
+    answer = ask(index, "S3 单个对象最大多大？", llm_settings(settings, server.base_url))
+    assert answer.text == "最大 5TB [1]。"
+    assert "9" in answer.notice
+
+
+def test_ask_marks_the_models_refusal_as_refused(server, index_settings):
+    from notebot.answer import ask
+
+    index, settings = index_settings
+    server.script(stream(REFUSALS["en"]))
+    answer = ask(index, "How big can a DynamoDB item be?", llm_settings(settings, server.base_url))
+    assert answer.refused and answer.answerer == "llm"
+
+
+def test_ask_with_the_server_down_falls_back_visibly_to_the_extractive_answer(index_settings):
+    import json
+
+    from notebot.answer import ask
+
+    index, settings = index_settings
+    url = closed_port_url()
+    started = time.monotonic()
+    answer = ask(index, "S3 单个对象最大多大？", llm_settings(settings, url))
+    assert time.monotonic() - started < 2.0
+    assert answer.answerer == "extractive" and answer.notice and url in answer.notice
+    assert "5TB" in answer.text and answer.hits
+    assert KEY not in json.dumps(answer.to_json(), ensure_ascii=False)
+
+
+def test_ask_after_a_server_error_echoing_the_key_falls_back_without_leaking_it(server, index_settings):
+    import json
+
+    from notebot.answer import ask
+
+    index, settings = index_settings
+    server.script(error(500, f'{{"error": "upstream failed for key {KEY}"}}'))
+    answer = ask(index, "S3 单个对象最大多大？", llm_settings(settings, server.base_url))
+    assert answer.answerer == "extractive" and "500" in answer.notice
+    assert KEY not in json.dumps(answer.to_json(), ensure_ascii=False)
+
+
+def test_ask_rewrites_a_follow_up_with_the_llm_before_searching(server, index_settings):
+    from notebot.answer import ask
+
+    index, settings = index_settings
+    server.script(completion("Kinesis Data Streams 每个 shard 的吞吐量是多少？"), stream("写入 1MB/s，读取 2MB/s [1]。"))
+    history = [("S3 单个对象最大多大？", "最大 5TB [1]。")]
+    answer = ask(index, "那 Kinesis 呢？", llm_settings(settings, server.base_url), history)
+    assert answer.search_query == "Kinesis Data Streams 每个 shard 的吞吐量是多少？"
+    assert "1MB/s" in answer.hits[0].chunk.text
+    assert answer.text == "写入 1MB/s，读取 2MB/s [1]。"
+    rewrite, answering = server.requests
+    assert rewrite.body["stream"] is False and answering.body["stream"] is True

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from .extractive import answer_lines, compose
 from .index import Index
+from .llm import LLMError
 from .records import Answer, Hit
 from .refusal import refusal_reason
 from .retrieve import clean_query, search
@@ -56,7 +57,12 @@ def ask_stream(index: Index, question: str, settings: Settings, history: History
     question = clean_query(question)
     lang = detect_lang(question)
     llm = _llm(settings) if settings.answerer == "llm" else None
-    search_query = resolve_follow_up(question, history or [], llm)
+    llm_problem = None
+    try:
+        search_query = resolve_follow_up(question, history or [], llm)
+    except LLMError as problem:  # one timeout is enough: don't wait for the endpoint twice
+        llm_problem, llm = problem, None
+        search_query = resolve_follow_up(question, history or [], None)
     hits = search(index, search_query, settings.k, settings.mode)
     retrieved = time.perf_counter()
     reason = refusal_reason(question, hits)
@@ -68,7 +74,8 @@ def ask_stream(index: Index, question: str, settings: Settings, history: History
     if llm is not None:
         yield from _llm_answer(llm, base, index, history, started)
         return
-    yield _finish(base, _extractive_text(search_query, hits, index, lang), started)
+    notice = _fallback_notice(llm_problem) if llm_problem else ""
+    yield _finish(base, _extractive_text(search_query, hits, index, lang), started, notice=notice)
 
 
 def _extractive_text(question: str, hits: list[Hit], index: Index, lang: str) -> str:
@@ -90,12 +97,7 @@ def resolve_follow_up(question: str, history: History, llm=None) -> str:
     if not history:
         return question
     if llm is not None:
-        from .llm import LLMError
-
-        try:
-            return llm.rewrite_followup(question, history) or question
-        except LLMError:
-            pass  # the answer step reports the endpoint problem visibly
+        return llm.rewrite_followup(question, history) or question
     if FOLLOW_UP.search(question) or len(question) <= 12:
         return f"{history[-1][0]} {question}"
     return question
@@ -108,7 +110,7 @@ def _llm(settings: Settings):
 
 
 def _llm_answer(llm, base: Answer, index: Index, history: History | None, started: float) -> Iterator[Answer]:
-    from .llm import LLMError, check_citations, is_refusal
+    from .llm import check_citations, is_refusal
 
     base.answerer = "llm"
     text = ""
@@ -118,13 +120,17 @@ def _llm_answer(llm, base: Answer, index: Index, history: History | None, starte
             base.text = text
             yield base
     except LLMError as problem:
-        notice = f"the LLM failed ({problem.message}); showing the offline extractive answer instead"
+        notice = _fallback_notice(problem)
         fallback = _extractive_text(base.search_query, base.hits, index, base.lang)
         yield _finish(base, fallback, started, answerer="extractive", notice=notice)
         return
     cleaned, invented = check_citations(text, len(base.hits))
     notice = f"removed citations to passages that were not given: {invented}" if invented else ""
     yield _finish(base, cleaned, started, refused=is_refusal(cleaned), notice=notice)
+
+
+def _fallback_notice(problem: LLMError) -> str:
+    return f"the LLM failed ({problem.message}); showing the offline extractive answer instead"
 
 
 def format_sources(answer: Answer) -> str:

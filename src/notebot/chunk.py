@@ -125,7 +125,8 @@ def _pack(blocks: list[list[tuple[int, str]]], config: ChunkerConfig) -> list[li
         size += block_size
     if current:
         pieces.append(current)
-    return [piece for piece in pieces if any(line.strip() for _, line in piece)]
+    # A piece holding only the heading line adds nothing: the heading path is in every embed_text.
+    return [piece for piece in pieces if any(line.strip() and not HEADING.match(line) for _, line in piece)]
 
 
 def _is_code(block: list[tuple[int, str]]) -> bool:

@@ -15,9 +15,10 @@ from pathlib import Path
 from . import __version__
 from .errors import NotebotError
 from .settings import ANSWERERS, MODES, Settings
+from .tokenize import TOKENIZERS
 
 EPILOG = """settings also come from environment variables: NOTEBOT_CORPUS_DIR, NOTEBOT_INDEX_DIR,
-NOTEBOT_EMBEDDER, NOTEBOT_MODE, NOTEBOT_K, NOTEBOT_ANSWERER, NOTEBOT_LLM_BASE_URL, NOTEBOT_LLM_MODEL,
+NOTEBOT_EMBEDDER, NOTEBOT_TOKENIZER, NOTEBOT_MODE, NOTEBOT_K, NOTEBOT_ANSWERER, NOTEBOT_LLM_BASE_URL, NOTEBOT_LLM_MODEL,
 NOTEBOT_LLM_API_KEY, NOTEBOT_LLM_TIMEOUT, NOTEBOT_HOST, NOTEBOT_PORT, NOTEBOT_AUTH (flags win)."""
 
 
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Index .md/.markdown/.txt notes; unchanged text is never re-embedded.")
     index.add_argument("corpus", nargs="?", type=Path, help="notes folder (default: corpus)")
     index.add_argument("--rebuild", action="store_true", help="re-embed everything, ignoring the cache")
+    index.add_argument("--tokenizer", choices=TOKENIZERS, help="lexical tokenizer for Chinese (default cjk-bigram-v1)")
 
     search = commands.add_parser("search", parents=[common], help="show the passages that best match a query")
     search.add_argument("query", help="the question or keywords, Chinese or English")
@@ -64,6 +66,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     flags = {
         "index_dir": args.index_dir, "embedder": args.embedder,
         "corpus_dir": getattr(args, "corpus", None) or getattr(args, "corpus_dir", None),
+        "tokenizer": getattr(args, "tokenizer", None),
         "k": getattr(args, "k", None), "mode": getattr(args, "mode", None),
         "answerer": getattr(args, "answerer", None),
         "llm_base_url": getattr(args, "llm_base_url", None), "llm_model": getattr(args, "llm_model", None),

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from .lexical import BM25
 from .records import Hit
-from .tokenize import tokenize
 
 MAX_LINES = 4  # lines chosen by score; each may bring up to MAX_CHILDREN sub-items
 MAX_CHILDREN = 6
@@ -47,7 +46,7 @@ def answer_lines(question: str, hits: list[Hit], lexical: BM25) -> list[Line]:
     scored = []
     for n, lines in by_hit.items():
         for line in lines:
-            overlap = _overlap(line.text, weights)
+            overlap = _overlap(line.text, weights, lexical)
             boost = 1.5 if wants_number and HAS_NUMBER.search(line.text) else 1.0
             scored.append((overlap * boost / math.sqrt(n), line))
     if not scored:
@@ -87,15 +86,15 @@ def term_weights(question: str, lexical: BM25) -> dict[str, float]:
     """IDF of each question token that the corpus knows."""
     n_docs = max(len(lexical.doc_lengths), 1)
     weights = {}
-    for term in set(tokenize(question)):
+    for term in set(lexical.tokens(question)):
         if term in lexical.postings:
             df = len(lexical.postings[term][0])
             weights[term] = math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
     return weights
 
 
-def _overlap(text: str, weights: dict[str, float]) -> float:
-    tokens = set(tokenize(text))
+def _overlap(text: str, weights: dict[str, float], lexical: BM25) -> float:
+    tokens = set(lexical.tokens(text))
     return sum(weight for term, weight in weights.items() if term in tokens)
 
 

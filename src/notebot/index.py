@@ -27,7 +27,6 @@ from .lexical import BM25
 from .load import load_corpus
 from .records import Chunk
 from .settings import Settings
-from .tokenize import TOKENIZER_NAME
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -53,7 +52,7 @@ def build_index(settings: Settings, progress: Progress | None = None, rebuild: b
     embedder_name = settings.embedder or DEFAULT_EMBEDDER
     fingerprint = corpus_fingerprint(documents)
     previous = read_manifest(index_dir) if (index_dir / MANIFEST).exists() else None
-    if not rebuild and previous and _same_build(previous, embedder_name, config, fingerprint):
+    if not rebuild and previous and _same_build(previous, embedder_name, config, settings.tokenizer, fingerprint):
         return {"files": len(documents), "chunks": len(chunks), "embedded": 0, "reused": len(chunks),
                 "up_to_date": True, "seconds": time.perf_counter() - started}
 
@@ -61,14 +60,14 @@ def build_index(settings: Settings, progress: Progress | None = None, rebuild: b
     embedder = get_embedder(embedder_name)
     vectors, embedded = _embed_with_cache(embedder, chunks, index_dir / CACHE_FILE, rebuild, progress)
     progress("lexical", 0, 1)
-    lexical = BM25.build([chunk.embed_text for chunk in chunks])
+    lexical = BM25.build([chunk.embed_text for chunk in chunks], settings.tokenizer)
     progress("lexical", 1, 1)
     manifest = {
         "format_version": FORMAT_VERSION,
         "notebot_version": __version__,
         "embedder": {"name": embedder.name, "dim": embedder.dim},
         "chunker": config.to_json(),
-        "tokenizer": TOKENIZER_NAME,
+        "tokenizer": settings.tokenizer,
         "corpus": {
             "dir": str(settings.corpus_dir),
             "fingerprint": fingerprint,
@@ -91,9 +90,9 @@ def corpus_fingerprint(documents) -> str:
     return digest.hexdigest()
 
 
-def _same_build(manifest: dict, embedder_name: str, config: ChunkerConfig, fingerprint: str) -> bool:
+def _same_build(manifest: dict, embedder_name: str, config: ChunkerConfig, tokenizer: str, fingerprint: str) -> bool:
     return (manifest["embedder"]["name"] == embedder_name and manifest["chunker"] == config.to_json()
-            and manifest["tokenizer"] == TOKENIZER_NAME and manifest["corpus"]["fingerprint"] == fingerprint)
+            and manifest["tokenizer"] == tokenizer and manifest["corpus"]["fingerprint"] == fingerprint)
 
 
 def _embed_with_cache(embedder: Embedder, chunks: list[Chunk], cache_path: Path, rebuild: bool, progress: Progress):

@@ -32,6 +32,13 @@ REFUSALS = {
     "zh": "笔记中没有这个问题的答案。",
     "en": "The notes do not cover this question.",
 }
+REWRITE_PROMPT = (
+    "You rewrite a follow-up question so it can be understood without the conversation. "
+    "Replace pronouns and omitted subjects (it, they, that, 它, 它们, 那, 这个) with what they refer to. "
+    "Keep the question's language: a Chinese question stays Chinese, an English one stays English. "
+    "Do not answer it. Output only the rewritten question on one line. "
+    "If it already stands on its own, output it unchanged."
+)
 MAX_HISTORY_TURNS = 3
 MAX_HISTORY_ANSWER_CHARS = 600  # earlier answers are context for pronouns, not evidence
 MAX_ERROR_BODY_CHARS = 300
@@ -39,6 +46,7 @@ TEMPERATURE = 0.2  # low: we want the passages restated, not creative writing
 
 _CITATION = re.compile(r"(?P<space>[ \t]?)(?P<open>[\[【])(?P<nums>\d+(?:\s*[,，、]\s*\d+)*)(?P<close>[\]】])")
 _BEARER = re.compile(r"(?i)bearer\s+\S+")
+_LABEL = re.compile(r"(?i)^\s*(standalone question|rewritten question|question|问题|改写后的问题)\s*[:：]\s*")
 _THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
 
 
@@ -163,7 +171,10 @@ _REFUSAL_VARIANTS = [
     ),
     re.compile(r"(?i)\bnot\s+(covered|mentioned|found|addressed|answered)\s+(in|by)\s+the\s+(notes?|passages?)"),
     re.compile(r"(?i)\b(cannot|can't|unable to)\s+(answer|find)\b.{0,40}\b(notes?|passages?)"),
-    re.compile(r"(笔记|段落|资料|材料|内容)[中里内]?(并)?(没有|未|没)(有)?(提到|提及|涉及|包含|覆盖|说明|记录|找到|相关|这个|该)"),
+    re.compile(
+        r"(笔记|段落|资料|材料|内容)[中里内]?(并)?(没有|未|没)(有)?"
+        r"(提到|提及|涉及|包含|覆盖|说明|记录|找到|相关|这个|该)"
+    ),
     re.compile(r"(无法|不能)(根据|从)(笔记|段落|资料)"),
 ]
 
@@ -192,7 +203,11 @@ class LLMAnswerer:
 
     def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 60.0):
         parts = urlsplit(base_url.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            port = parts.port
+        except ValueError:  # "http://host:abc/v1"
+            port = -1
+        if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
             raise NotebotError(
                 f"LLM base URL {_without_userinfo(base_url)!r} is not an http(s) URL",
                 "set NOTEBOT_LLM_BASE_URL like http://127.0.0.1:11434/v1",
@@ -205,7 +220,7 @@ class LLMAnswerer:
         self._api_key = api_key.strip()
         self._https = parts.scheme == "https"
         self._host = parts.hostname
-        self._port = parts.port
+        self._port = port
         self._path = parts.path.rstrip("/") + "/chat/completions" + (f"?{parts.query}" if parts.query else "")
 
     @classmethod
@@ -253,14 +268,7 @@ class LLMAnswerer:
             for q, a in history[-MAX_HISTORY_TURNS:]
         )
         messages = [
-            {
-                "role": "system",
-                "content": "You rewrite a follow-up question so it can be understood without the conversation. "
-                "Replace pronouns and omitted subjects (it, they, that, 它, 它们, 那, 这个) with what they refer to. "
-                "Keep the question's language: a Chinese question stays Chinese, an English one stays English. "
-                "Do not answer it. Output only the rewritten question on one line. "
-                "If it already stands on its own, output it unchanged.",
-            },
+            {"role": "system", "content": REWRITE_PROMPT},
             {"role": "user", "content": f"Conversation:\n{transcript}\n\nFollow-up question: {question}"},
         ]
         rewritten = _first_line(self.complete(messages))
@@ -320,7 +328,7 @@ class LLMAnswerer:
                 return
             chunk = self._parse(data)
             if isinstance(chunk, dict) and chunk.get("error"):
-                raise self._error(f"reported an error: {_short(self._scrub(_error_text(chunk)))}", "check the model name and server logs")
+                raise self._reported(chunk)
             # A chunk may carry no choices at all (a final usage report); that is not an error.
             choices = chunk.get("choices") if isinstance(chunk, dict) else None
             if choices is None and not isinstance(chunk, dict):
@@ -337,7 +345,7 @@ class LLMAnswerer:
             return
         data = self._parse(body.decode("utf-8", errors="replace"))
         if isinstance(data, dict) and data.get("error"):
-            raise self._error(f"reported an error: {_short(self._scrub(_error_text(data)))}", "check the model name and server logs")
+            raise self._reported(data)
         try:
             yield str(data["choices"][0]["message"]["content"] or "")
         except (KeyError, IndexError, TypeError):
@@ -368,7 +376,8 @@ class LLMAnswerer:
         if isinstance(exc, socket.gaierror):
             return self._error(f"has a host name that does not resolve ({self._host})", fix_url)
         if isinstance(exc, ssl.SSLError):
-            return self._error(f"failed the TLS handshake ({type(exc).__name__})", "check the https URL and certificate")
+            name = type(exc).__name__
+            return self._error(f"failed the TLS handshake ({name})", "check the https URL and its certificate")
         what = "closed the connection mid-answer" if started else "could not be reached"
         return self._error(f"{what} ({type(exc).__name__}: {exc})", fix_url)
 
@@ -393,6 +402,11 @@ class LLMAnswerer:
             hint = "check the server logs, the model name (NOTEBOT_LLM_MODEL) and NOTEBOT_LLM_BASE_URL"
         what = f"answered HTTP {status} {response.reason}" + (f": {detail}" if detail else "")
         return self._error(what, hint, status=status)
+
+    def _reported(self, data) -> LLMError:
+        """An error object sent with status 200 (in a stream, or as the whole body)."""
+        detail = _short(self._scrub(_error_text(data)))
+        return self._error(f"reported an error: {detail}", "check the model name (NOTEBOT_LLM_MODEL) and server logs")
 
     def _unreadable(self) -> LLMError:
         return self._error(
@@ -429,7 +443,7 @@ def _without_userinfo(url: str) -> str:
 
 def _first_line(text: str) -> str:
     for line in text.strip().splitlines():
-        line = re.sub(r"(?i)^\s*(standalone question|rewritten question|question|问题|改写后的问题)\s*[:：]\s*", "", line)
+        line = _LABEL.sub("", line)
         line = line.strip().strip('"“”「」\'`').strip()
         if line:
             return line

@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from .errors import NotebotError
+from .tokenize import TOKENIZERS
 
 MODES = ("hybrid", "vector", "lexical")
 ANSWERERS = ("extractive", "llm")
@@ -16,7 +17,8 @@ ANSWERERS = ("extractive", "llm")
 class Settings:
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path("index")
-    embedder: str = "e5-small-q4"
+    embedder: str = ""  # empty: e5-small-q4 for a new index, the index's own for a query
+    tokenizer: str = "cjk-bigram-v1"
     mode: str = "hybrid"
     k: int = 5
     answerer: str = "extractive"
@@ -47,6 +49,8 @@ class Settings:
             raise NotebotError(f"unknown answerer {self.answerer!r}", f"use one of: {', '.join(ANSWERERS)}")
         if not 1 <= self.k <= 100:
             raise NotebotError(f"-k {self.k} is out of range", "ask for 1 to 100 passages")
+        if self.tokenizer not in TOKENIZERS:
+            raise NotebotError(f"unknown tokenizer {self.tokenizer!r}", f"use one of: {', '.join(TOKENIZERS)}")
         if self.auth and ":" not in self.auth:
             raise NotebotError("NOTEBOT_AUTH must look like user:password", "set it as user:password or unset it")
         return replace(self, corpus_dir=Path(self.corpus_dir), index_dir=Path(self.index_dir))

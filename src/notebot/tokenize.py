@@ -1,7 +1,8 @@
 """Tokens for the lexical index: English/AWS terms as words, Chinese as overlapping character bigrams.
 
 Bigrams need no dictionary (jieba takes ~0.8 s to load, a third of a cold `notebot search`) and
-match Chinese words regardless of how a segmenter would cut them; `benchmarks/` compares the two.
+match Chinese words regardless of how a segmenter would cut them. `jieba-v1` (words from jieba's
+search mode) is kept as an alternative so `benchmarks/` can compare the two on the same index.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import re
 import unicodedata
 
 TOKENIZER_NAME = "cjk-bigram-v1"
+TOKENIZERS = ("cjk-bigram-v1", "jieba-v1")
 
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 RUN = re.compile(rf"[{CJK}]+|[a-z0-9]+(?:[.\-_/+][a-z0-9]+)*")
@@ -24,15 +26,23 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower()
 
 
-def tokenize(text: str) -> list[str]:
+def tokenize(text: str, tokenizer: str = TOKENIZER_NAME) -> list[str]:
     """`S3 的 multi-part 上传` -> ['s3', 'multi-part', 'multi', 'part', 'multipart', '上传', ...]."""
+    cut_chinese = _cjk_grams if tokenizer == TOKENIZER_NAME else _jieba_words
     tokens: list[str] = []
     for run in RUN.findall(normalize(text)):
         if "\u3400" <= run[0]:
-            tokens.extend(_cjk_grams(run))
+            tokens.extend(cut_chinese(run))
         else:
             tokens.extend(_word_forms(run))
     return tokens
+
+
+def _jieba_words(run: str) -> list[str]:
+    import jieba  # optional (the dev extra); only for the jieba-v1 comparison
+
+    jieba.setLogLevel(60)
+    return [word for word in jieba.cut_for_search(run) if word.strip()]
 
 
 def _cjk_grams(run: str) -> list[str]:

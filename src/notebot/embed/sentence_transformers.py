@@ -25,7 +25,8 @@ class SentenceTransformerEmbedder:
                 f"cannot load sentence-transformers model {self.model_name!r}: {type(problem).__name__}",
                 "pass a local model folder (st:/path/to/model) or a name already in your Hugging Face cache",
             ) from None
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
         prompts = getattr(self._model, "prompts", {}) or {}
         # Models that declare role prompts (e5, bge…) get them; symmetric models get none.
         self._query_prompt = prompts.get("query")

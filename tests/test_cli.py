@@ -1,0 +1,118 @@
+"""The notebot command as a user runs it: real processes, stdout for data, one-line errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+NOTES = {
+    "aws.md": "# Database\n## DynamoDB\n- item 最大 400KB\n- 分区键决定数据分布\n## S3\n- Object最大5TB，超了要用 multi-part upload\n",
+    "gcp.md": "# BigQuery\n- 列式数据仓库，按扫描量计费\n",
+}
+
+
+def run(*args, env=None, cwd=None):
+    environment = {**os.environ, "NOTEBOT_EMBEDDER": "hash", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "notebot", *args], capture_output=True, text=True, env=environment, cwd=cwd, timeout=120)
+
+
+@pytest.fixture
+def indexed(write_notes, tmp_path):
+    corpus = write_notes(NOTES)
+    index_dir = tmp_path / "index"
+    result = run("index", str(corpus), "--index-dir", str(index_dir))
+    assert result.returncode == 0, result.stderr
+    return index_dir
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_index_reports_what_it_did_on_stderr(write_notes, tmp_path):
+    result = run("index", str(write_notes(NOTES)), "--index-dir", str(tmp_path / "ix"))
+    assert result.stdout == ""
+    assert "indexed 2 files, 3 chunks" in result.stderr
+
+
+def test_search_prints_file_heading_lines_score_and_snippet(indexed):
+    result = run("search", "DynamoDB item 最大", "--index-dir", str(indexed), "-k", "2")
+    assert result.returncode == 0, result.stderr
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("1. aws.md › Database > DynamoDB › lines 2-4") and "score" in first
+    assert "400KB" in result.stdout
+
+
+def test_search_json_is_one_object_per_line(indexed):
+    result = run("search", "BigQuery", "--index-dir", str(indexed), "--json", "--mode", "lexical")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert rows[0]["file"] == "gcp.md" and rows[0]["rank"] == 1
+    assert set(rows[0]) >= {"heading_path", "lines", "chunk_id", "score", "text"}
+
+
+def test_settings_come_from_environment_variables(indexed):
+    result = run("search", "BigQuery", "--json", env={"NOTEBOT_INDEX_DIR": str(indexed), "NOTEBOT_K": "1"})
+    assert len(result.stdout.splitlines()) == 1
+
+
+def test_info_describes_the_index(indexed):
+    result = run("info", "--index-dir", str(indexed))
+    assert "hash (256 dims)" in result.stdout and "2 files, 3 chunks" in result.stdout
+
+
+def test_ask_json_carries_answer_citations_and_timings(indexed):
+    result = run("ask", "DynamoDB 的 item 最大多大？", "--index-dir", str(indexed), "--json")
+    answer = json.loads(result.stdout)
+    assert "400KB" in answer["answer"] and answer["lang"] == "mixed" and answer["refused"] is False
+    assert answer["citations"][0]["heading_path"] == "Database > DynamoDB"
+    assert set(answer["timings"]) >= {"retrieve_ms", "total_ms"}
+
+
+def test_missing_index_is_a_one_line_error_with_the_fix(tmp_path):
+    assert_one_line_error(run("search", "S3", "--index-dir", str(tmp_path / "none")), "no index in", "notebot index")
+
+
+def test_empty_query_is_a_one_line_error(indexed):
+    assert_one_line_error(run("search", "   ", "--index-dir", str(indexed)), "the question is empty")
+
+
+@pytest.mark.parametrize("k", ["0", "100000"])
+def test_out_of_range_k_is_a_one_line_error(indexed, k):
+    assert_one_line_error(run("search", "S3", "-k", k, "--index-dir", str(indexed)), f"-k {k}")
+
+
+def test_index_built_with_another_embedder_is_refused(indexed):
+    result = run("search", "S3", "--index-dir", str(indexed), "--embedder", "e5-small-q4")
+    assert_one_line_error(result, "built with embedder 'hash'", "notebot index --embedder e5-small-q4")
+
+
+def test_missing_or_empty_corpus_folder_is_a_one_line_error(tmp_path):
+    assert_one_line_error(run("index", str(tmp_path / "nope"), "--index-dir", str(tmp_path / "ix")), "does not exist")
+    (tmp_path / "empty").mkdir()
+    assert_one_line_error(run("index", str(tmp_path / "empty"), "--index-dir", str(tmp_path / "ix")), "no notes in")
+
+
+def test_bad_setting_in_environment_names_the_variable(indexed):
+    assert_one_line_error(run("search", "S3", "--index-dir", str(indexed), env={"NOTEBOT_K": "many"}), "NOTEBOT_K")
+
+
+def test_usage_errors_exit_2(indexed):
+    assert run("search", "S3", "--mode", "fuzzy").returncode == 2
+
+
+def test_search_imports_neither_gradio_nor_torch(indexed):
+    code = (
+        "import sys; from notebot.cli import main; "
+        f"main(['search', 'S3', '--index-dir', {str(indexed)!r}]); "
+        "print(sorted(m for m in ('gradio', 'torch', 'sentence_transformers', 'matplotlib') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "NOTEBOT_EMBEDDER": "hash"})
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stderr
