@@ -29,7 +29,7 @@ class ChunkerConfig:
     max_heading_level: int = 6
 
     def to_json(self) -> dict:
-        return {"name": "heading-blocks", **asdict(self)}
+        return {"name": "heading-blocks-v1", **asdict(self)}  # bump the version when chunks change
 
 
 @dataclass
