@@ -75,11 +75,13 @@ def ask_stream(index: Index, question: str, settings: Settings, history: History
         yield from _llm_answer(llm, base, index, history, started)
         return
     notice = _fallback_notice(llm_problem) if llm_problem else ""
-    yield _finish(base, _extractive_text(search_query, hits, index, lang), started, notice=notice)
+    text, cited = _extractive(base, index)
+    yield _finish(base, text, started, notice=notice, hits=cited)
 
 
-def _extractive_text(question: str, hits: list[Hit], index: Index, lang: str) -> str:
-    return compose(lang, answer_lines(question, hits, index.lexical))
+def _extractive(answer: Answer, index: Index) -> tuple[str, list[Hit]]:
+    lines, hits = answer_lines(answer.search_query, answer.hits, index)
+    return compose(answer.lang, lines), hits
 
 
 def _finish(answer: Answer, text: str, started: float, refused: bool = False, **changes) -> Answer:
@@ -121,8 +123,8 @@ def _llm_answer(llm, base: Answer, index: Index, history: History | None, starte
             yield base
     except LLMError as problem:
         notice = _fallback_notice(problem)
-        fallback = _extractive_text(base.search_query, base.hits, index, base.lang)
-        yield _finish(base, fallback, started, answerer="extractive", notice=notice)
+        text, cited = _extractive(base, index)
+        yield _finish(base, text, started, answerer="extractive", notice=notice, hits=cited)
         return
     cleaned, invented = check_citations(text, len(base.hits))
     notice = f"removed citations to passages that were not given: {invented}" if invented else ""

@@ -29,7 +29,7 @@ class ChunkerConfig:
     max_heading_level: int = 6
 
     def to_json(self) -> dict:
-        return {"name": "heading-blocks-v2", **asdict(self)}  # bump the version when chunks change
+        return {"name": "heading-blocks-v1", **asdict(self)}  # bump the version when chunks change
 
 
 @dataclass
@@ -90,13 +90,10 @@ def _blocks(lines: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
             continue
         marker = FENCE.match(line)
         line_kind = "code" if marker else "table" if TABLE_ROW.match(line) else "item" if LIST_ITEM.match(line) else "text"
-        # A nested item stays with its parent: "Distribution Styles：" and the styles under it.
-        top_level_item = line_kind == "item" and len(line) - len(line.lstrip()) < 2
         starts_new = (
-            line_kind == "code" or top_level_item
+            line_kind in ("code", "item")
             or HEADING.match(line)
-            or kind in (None, "code")
-            or (kind == "blank" and line_kind != "item")
+            or kind in (None, "blank", "code")
             or (line_kind == "table") != (kind == "table")
         )
         if starts_new and current:

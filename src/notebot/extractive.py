@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from .lexical import BM25
+from .index import Index
 from .records import Hit
 
 MAX_LINES = 4  # lines chosen by score; each may bring up to MAX_CHILDREN sub-items
@@ -38,8 +39,11 @@ class Line:
     score: float = 0.0
 
 
-def answer_lines(question: str, hits: list[Hit], lexical: BM25) -> list[Line]:
-    """The few lines of the top hits that answer the question best, in note order."""
+def answer_lines(question: str, hits: list[Hit], index: Index) -> tuple[list[Line], list[Hit]]:
+    """The few lines of the top hits that answer the question best, in note order, and the hits
+    they cite: a chosen "…：" line whose items were split into the next chunk brings that chunk
+    along as an extra source."""
+    lexical = index.lexical
     weights = term_weights(question, lexical)
     wants_number = bool(NUMBER_QUESTION.search(question))
     by_hit = {n: split_lines(hit.chunk.text, n) for n, hit in enumerate(hits[:SOURCE_CHUNKS], start=1)}
@@ -50,36 +54,57 @@ def answer_lines(question: str, hits: list[Hit], lexical: BM25) -> list[Line]:
             boost = 1.5 if wants_number and HAS_NUMBER.search(line.text) else 1.0
             scored.append((overlap * boost / math.sqrt(n), line))
     if not scored:
-        return []
+        return [], hits
     best = max(score for score, _ in scored)
     if best <= 0:
         # Nothing shares a term with the question (typical for English questions over Chinese
         # notes): the retriever's best passage is the best guess; quote its opening lines.
-        return by_hit[1][:3]
+        return by_hit[1][:3], hits
     chosen = sorted((item for item in scored if item[0] >= 0.4 * best), key=lambda item: -item[0])[:MAX_LINES]
+    hits = list(hits)
     keep = {(line.hit_number, line.position) for _, line in chosen}
     for _, line in chosen:
-        keep.update((c.hit_number, c.position) for c in _children(by_hit[line.hit_number], line))
-    return [line for n, lines in by_hit.items() for line in lines if (n, line.position) in keep]
+        children = _children(by_hit[line.hit_number], line)
+        if not children and _introduces(line) and line.position == len(by_hit[line.hit_number]) - 1:
+            children = _continuation(index, hits, line, by_hit)
+        keep.update((c.hit_number, c.position) for c in children)
+    return [line for n, lines in by_hit.items() for line in lines if (n, line.position) in keep], hits
+
+
+def _continuation(index: Index, hits: list[Hit], line: Line, by_hit: dict[int, list[Line]]) -> list[Line]:
+    following = index.next_chunk(hits[line.hit_number - 1].chunk)
+    if following is None:
+        return []
+    for n, hit in enumerate(hits, start=1):
+        if hit.chunk.id == following.id:
+            break
+    else:
+        hits.append(Hit(following, hits[line.hit_number - 1].score, len(hits) + 1))
+        n = len(hits)
+    if n not in by_hit:
+        by_hit[n] = split_lines(following.text, n)
+    lines = by_hit[n]
+    # The items continue at the indent they started with, until the list steps back out.
+    run = [line for i, line in enumerate(lines) if all(l.indent >= lines[0].indent for l in lines[: i + 1])]
+    return run[:MAX_CHILDREN]
+
+
+def _introduces(line: Line) -> bool:
+    return line.text.rstrip().endswith(("：", ":"))
 
 
 def _children(lines: list[Line], parent: Line) -> list[Line]:
     """The sub-items nested under a line (deeper indent), or the items a `…：` line introduces."""
-    introduces = parent.text.rstrip().endswith(("：", ":"))
+    introduces = _introduces(parent)
     children = []
     for line in lines[parent.position + 1 :]:
-        if line.indent > parent.indent or (introduces and line.indent == parent.indent and not children_ended(line)):
+        if line.indent > parent.indent or (introduces and line.indent == parent.indent and not _introduces(line)):
             children.append(line)
             if len(children) == MAX_CHILDREN:
                 break
         else:
             break
     return children
-
-
-def children_ended(line: Line) -> bool:
-    # A sibling that introduces its own list starts a new topic.
-    return line.text.rstrip().endswith(("：", ":"))
 
 
 def term_weights(question: str, lexical: BM25) -> dict[str, float]:

@@ -184,6 +184,15 @@ class Index:
         self.lexical = lexical
         self._embedder = embedder
 
+    def next_chunk(self, chunk: Chunk) -> Chunk | None:
+        """The chunk that continues `chunk` in its section, if the section was split."""
+        if not hasattr(self, "_positions"):
+            self._positions = {c.id: i for i, c in enumerate(self.chunks)}
+        i = self._positions.get(chunk.id, -1) + 1
+        if 0 < i < len(self.chunks) and self.chunks[i].file == chunk.file and self.chunks[i].headings == chunk.headings:
+            return self.chunks[i]
+        return None
+
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
