@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from typing import Protocol
 
-from .extractive import answer_lines, compose
+from .extractive import ExtractiveAnswerer
 from .index import Index
 from .llm import LLMError
 from .records import Answer, Hit
@@ -34,7 +34,31 @@ History = list[tuple[str, str]]
 class Answerer(Protocol):
     name: str
 
-    def stream(self, question: str, hits: list[Hit], lang: str, history: History | None = None) -> Iterator[str]: ...
+    def stream(self, answer: Answer, history: History | None = None) -> Iterator[Answer]:
+        """Fill in answer.text (and answer.hits when it cites more), yielding as the text grows."""
+
+
+class ChatAnswerer:
+    """The `llm` Answerer: an OpenAI-compatible chat model writes the answer from the passages."""
+
+    name = "llm"
+
+    def __init__(self, client):
+        self.client = client
+
+    def stream(self, answer: Answer, history: History | None = None) -> Iterator[Answer]:
+        from .llm import check_citations, is_refusal
+
+        text = ""
+        for delta in self.client.stream(answer.question, answer.hits, answer.lang, history):
+            text += delta
+            answer.text = text
+            yield answer
+        answer.text, invented = check_citations(text, len(answer.hits))
+        answer.refused = is_refusal(answer.text)
+        if invented:
+            answer.notice = f"removed citations to passages that were not given: {invented}"
+        yield answer
 
 
 def detect_lang(text: str) -> str:
@@ -71,17 +95,19 @@ def ask_stream(index: Index, question: str, settings: Settings, history: History
     if reason:
         yield _finish(base, REFUSALS["en" if lang == "en" else "zh"], started, refused=True, notice=reason)
         return
-    if llm is not None:
-        yield from _llm_answer(llm, base, index, history, started)
-        return
-    notice = _fallback_notice(llm_problem) if llm_problem else ""
-    text, cited = _extractive(base, index)
-    yield _finish(base, text, started, notice=notice, hits=cited)
-
-
-def _extractive(answer: Answer, index: Index) -> tuple[str, list[Hit]]:
-    lines, hits = answer_lines(answer.search_query, answer.hits, index)
-    return compose(answer.lang, lines), hits
+    answerer: Answerer = ChatAnswerer(llm) if llm is not None else ExtractiveAnswerer(index)
+    base.answerer = answerer.name
+    try:
+        for partial in answerer.stream(base, history):
+            yield partial
+    except LLMError as problem:  # visible fallback, never a silent one
+        llm_problem = problem
+        base.answerer, base.text, base.refused = "extractive", "", False
+        for partial in ExtractiveAnswerer(index).stream(base, history):
+            pass
+    if llm_problem:
+        base.notice = _fallback_notice(llm_problem)
+    yield _finish(base, base.text, started, refused=base.refused)
 
 
 def _finish(answer: Answer, text: str, started: float, refused: bool = False, **changes) -> Answer:
@@ -109,26 +135,6 @@ def _llm(settings: Settings):
     from .llm import LLMAnswerer
 
     return LLMAnswerer.from_settings(settings)
-
-
-def _llm_answer(llm, base: Answer, index: Index, history: History | None, started: float) -> Iterator[Answer]:
-    from .llm import check_citations, is_refusal
-
-    base.answerer = "llm"
-    text = ""
-    try:
-        for delta in llm.stream(base.question, base.hits, base.lang, history):
-            text += delta
-            base.text = text
-            yield base
-    except LLMError as problem:
-        notice = _fallback_notice(problem)
-        text, cited = _extractive(base, index)
-        yield _finish(base, text, started, answerer="extractive", notice=notice, hits=cited)
-        return
-    cleaned, invented = check_citations(text, len(base.hits))
-    notice = f"removed citations to passages that were not given: {invented}" if invented else ""
-    yield _finish(base, cleaned, started, refused=is_refusal(cleaned), notice=notice)
 
 
 def _fallback_notice(problem: LLMError) -> str:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .lexical import BM25
 from .index import Index
-from .records import Hit
+from .records import Answer, Hit
 
 MAX_LINES = 4  # lines chosen by score; each may bring up to MAX_CHILDREN sub-items
 MAX_CHILDREN = 6
@@ -141,6 +142,20 @@ def split_lines(text: str, hit_number: int = 1) -> list[Line]:
         for part in parts:
             units.append(Line(hit_number, len(units), indent, part))
     return units
+
+
+class ExtractiveAnswerer:
+    """The default Answerer: offline, deterministic, quotes the notes."""
+
+    name = "extractive"
+
+    def __init__(self, index: Index):
+        self.index = index
+
+    def stream(self, answer: Answer, history=None) -> Iterator[Answer]:
+        lines, answer.hits = answer_lines(answer.search_query, answer.hits, self.index)
+        answer.text = compose(answer.lang, lines)
+        yield answer
 
 
 def compose(lang: str, lines: list[Line]) -> str:
