@@ -67,7 +67,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         "index_dir": args.index_dir, "embedder": args.embedder,
         "corpus_dir": getattr(args, "corpus", None) or getattr(args, "corpus_dir", None),
         "tokenizer": getattr(args, "tokenizer", None),
-        "k": getattr(args, "k", None), "mode": getattr(args, "mode", None),
+        "k": getattr(args, "k", None), "mode": None if getattr(args, "mode", None) == "all" else getattr(args, "mode", None),
         "answerer": getattr(args, "answerer", None),
         "llm_base_url": getattr(args, "llm_base_url", None), "llm_model": getattr(args, "llm_model", None),
         "host": getattr(args, "host", None), "port": getattr(args, "port", None),

@@ -21,6 +21,9 @@ MAX_LINES = 4  # lines chosen by score; each may bring up to MAX_CHILDREN sub-it
 MAX_CHILDREN = 6
 MAX_LINE_CHARS = 320
 SOURCE_CHUNKS = 3
+CONTEXT_LINES = 0  # lines after a chosen line quoted with it, for Chinese questions
+CONTEXT_LINES_CROSS_LANGUAGE = 1  # and for English ones, which match Chinese lines only by their terms
+CJK = re.compile(r"[\u3400-\u9fff]")
 SENTENCE_END = re.compile(r"(?<=[。；！？])")
 LEADING_MARK = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s+")
 NUMBER_QUESTION = re.compile(r"多少|多大|多久|多长|几个|几种|how (?:much|many|long|big|large)|what (?:size|limit)|max(?:imum)?\b|最大|最小|上限", re.I)
@@ -62,12 +65,16 @@ def answer_lines(question: str, hits: list[Hit], index: Index) -> tuple[list[Lin
         # notes): the retriever's best passage is the best guess; quote its opening lines.
         return by_hit[1][:3], hits
     chosen = sorted((item for item in scored if item[0] >= 0.4 * best), key=lambda item: -item[0])[:MAX_LINES]
+    context_lines = CONTEXT_LINES_CROSS_LANGUAGE if not CJK.search(question) else CONTEXT_LINES
     hits = list(hits)
     keep = {(line.hit_number, line.position) for _, line in chosen}
     for _, line in chosen:
         children = _children(by_hit[line.hit_number], line)
         if not children and _introduces(line) and line.position == len(by_hit[line.hit_number]) - 1:
             children = _continuation(index, hits, line, by_hit)
+        if not children and line.position + 1 < len(by_hit[line.hit_number]) and context_lines:
+            # Notes elaborate in the next bullet; cross-language questions can't score it lexically.
+            children = by_hit[line.hit_number][line.position + 1 : line.position + 1 + context_lines]
         keep.update((c.hit_number, c.position) for c in children)
     return [line for n, lines in by_hit.items() for line in lines if (n, line.position) in keep], hits
 

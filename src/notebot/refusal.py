@@ -17,6 +17,7 @@ from .tokenize import normalize
 NAME_SHARE_REQUIRED = 0.5  # refuse when half or more of the question's names are missing
 TOP_PASSAGES = 5
 VENDOR = re.compile(r"^(?:aws|amazon) (?=\S)")  # notes drop the vendor: "AWS Glue" is "Glue"
+NOT_WORD = re.compile(r"[^0-9a-z\u3400-\u9fff]+")
 CJK = re.compile(r"[\u3400-\u9fff]")
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]*")
 SENTENCE_START = re.compile(r"(?:^|[.?!。？！]\s*)$")
@@ -34,7 +35,7 @@ def refusal_reason(question: str, hits: list[Hit]) -> str | None:
         return "nothing retrieved"
     evidence = normalize(" ".join(hit.chunk.embed_text for hit in hits[:TOP_PASSAGES]))
     names = question_names(question)
-    compact = evidence.replace(" ", "")
+    compact = _squash(evidence)
     missing = [name for name in names if _phrase_key(name) not in compact]
     if names and len(missing) / len(names) >= NAME_SHARE_REQUIRED:
         return f"the notes' closest passages never mention {', '.join(missing)}"
@@ -67,7 +68,12 @@ def question_names(question: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _squash(text: str) -> str:
+    """Letters and digits only, so "Glue > DataBrew" and "Glue DataBrew" compare equal."""
+    return NOT_WORD.sub("", text)
+
+
 def _phrase_key(name: str) -> str:
     """Lower-cased, spaces dropped, a plural s dropped: "Kinesis Data Streams" ~ "kinesis data stream"."""
-    key = VENDOR.sub("", normalize(name)).replace(" ", "")
+    key = _squash(VENDOR.sub("", normalize(name)))
     return key[:-1] if len(key) > 4 and key.endswith("s") else key

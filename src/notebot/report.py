@@ -1,0 +1,111 @@
+"""The evaluation report: markdown tables, failures with what ranked first instead, a Hit@k chart."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+COLUMNS = ("questions", "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10",
+           "keyword_accuracy", "refusal_rate", "wrong_refusal_rate", "retrieval_ms_p50", "answer_ms_p50")
+
+
+def metrics_table(summary: dict) -> str:
+    """One markdown table: overall, then by language, then by kind."""
+    rows = [("all", summary["all"])]
+    rows += [(f"lang={lang}", m) for lang, m in summary["by_lang"].items()]
+    rows += [(f"kind={kind}", m) for kind, m in summary["by_kind"].items()]
+    columns = [c for c in COLUMNS if any(m.get(c) is not None for _, m in rows)]
+    lines = ["| group | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for name, metrics in rows:
+        lines.append(f"| {name} | " + " | ".join(_cell(metrics.get(c), c) for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def modes_table(results: dict) -> str:
+    """Modes side by side, overall and per language."""
+    names = ("hit@1", "hit@5", "mrr@10", "ndcg@10")
+    modes = list(results["modes"])
+    header = "| group | metric | " + " | ".join(modes) + " |"
+    lines = [header, "|---" * (len(modes) + 2) + "|"]
+    first = results["modes"][modes[0]]
+    for group in ["all", *first["by_lang"]]:
+        for name in names:
+            cells = []
+            for mode in modes:
+                summary = results["modes"][mode]
+                metrics = summary["all"] if group == "all" else summary["by_lang"].get(group, {})
+                cells.append(_cell(metrics.get(name)))
+            lines.append(f"| {group} | {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _cell(value, column: str = "") -> str:
+    if value is None:
+        return "–"
+    if column.endswith("_ms_p50") or column.endswith("_ms_p95"):
+        return f"{value:.1f}"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def write_report(results: dict, path: Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    chart = path.with_suffix(".png")
+    draw_chart(results, chart)
+    parts = [f"# notebot evaluation: {results['qa']}", ""]
+    manifest = results["manifest"]
+    parts += [f"Index: {manifest['counts']['files']} files, {manifest['counts']['chunks']} chunks, embedder "
+              f"`{manifest['embedder']['name']}`, tokenizer `{manifest['tokenizer']}`, built {manifest['built_at']}.", ""]
+    if len(results["modes"]) > 1:
+        parts += ["## Modes side by side", "", modes_table(results), ""]
+    parts += [f"![Hit@k by mode and language]({chart.name})", ""]
+    for mode, summary in results["modes"].items():
+        parts += [f"## Mode `{mode}`", "", metrics_table(summary), ""]
+        parts += _failures(summary["failures"])
+    if results["broken"]:
+        parts += ["## Broken questions (left out of the metrics)", ""]
+        parts += [f"- line {b['line']} `{b['id']}`: evidence `{b['evidence']}` occurs nowhere in the indexed notes" for b in results["broken"]]
+        parts.append("")
+    parts += ["## Settings", "", "```json", json.dumps(results["settings"], ensure_ascii=False, indent=2), "```", ""]
+    parts += ["## Index manifest", "", "```json", json.dumps(manifest, ensure_ascii=False, indent=2), "```", ""]
+    path.write_text("\n".join(parts), encoding="utf-8")
+
+
+def _failures(failures: list[dict]) -> list[str]:
+    if not failures:
+        return ["No failures: every answerable question had its evidence at rank 1.", ""]
+    lines = ["### Not at rank 1", "", "| question | expected evidence | evidence rank | ranked first instead |", "|---|---|---|---|"]
+    for f in failures:
+        top = f["top"]
+        instead = f"{top['file']} › {top['heading_path']} › {top['lines'][0]}-{top['lines'][1]}: {_escape(top['text'][:80])}" if top else "–"
+        lines.append(f"| {_escape(f['question'])} | {_escape(' / '.join(f['evidence']))} | {f['rank'] or '>10'} | {instead} |")
+    return lines + [""]
+
+
+def _escape(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def draw_chart(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    langs = [lang for lang in ("all", "zh", "en", "mixed")
+             if any(v is not None for summary in results["modes"].values() for v in summary["curves"].get(lang, []))]
+    figure, axes = plt.subplots(1, len(langs), figsize=(3.2 * len(langs), 3.4), dpi=110, sharey=True, squeeze=False)
+    for axis, lang in zip(axes[0], langs):
+        for mode, summary in results["modes"].items():
+            curve = summary["curves"][lang]
+            axis.plot(range(1, 11), [v or 0 for v in curve], marker="o", markersize=3, label=mode)
+        axis.set_title(f"questions: {lang}", fontsize=10)
+        axis.set_xlabel("k")
+        axis.set_xticks(range(1, 11, 3))
+        axis.set_ylim(0, 1.02)
+        axis.grid(alpha=0.3)
+    axes[0][0].set_ylabel("Hit@k (evidence in top k)")
+    axes[0][-1].legend(fontsize=8, loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
