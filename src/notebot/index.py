@@ -130,7 +130,7 @@ def _write(index_dir: Path, manifest: dict, chunks: list[Chunk], vectors: np.nda
     flat.add(vectors)
     faiss.write_index(flat, str(index_dir / files["vectors"]))
     with open(index_dir / files["lexical"], "w", encoding="utf-8") as out:
-        json.dump(lexical.to_json(), out, ensure_ascii=False)
+        out.write(json.dumps(lexical.to_json(), ensure_ascii=False))  # dumps uses the C encoder; dump does not
         _sync(out)
     manifest["files"] = files
     write_json_atomic(index_dir / MANIFEST, manifest)
