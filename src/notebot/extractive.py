@@ -69,9 +69,11 @@ def answer_lines(question: str, hits: list[Hit], index: Index) -> tuple[list[Lin
     hits = list(hits)
     keep = {(line.hit_number, line.position) for _, line in chosen}
     for _, line in chosen:
-        children = _children(by_hit[line.hit_number], line)
-        if not children and _introduces(line) and line.position == len(by_hit[line.hit_number]) - 1:
-            children = _continuation(index, hits, line, by_hit)
+        lines = by_hit[line.hit_number]
+        children = _children(lines, line)
+        last = children[-1] if children else line
+        if (children or _introduces(line)) and last.position == len(lines) - 1:
+            children += _continuation(index, hits, line, by_hit)  # the list goes on in the next chunk
         if not children and line.position + 1 < len(by_hit[line.hit_number]) and context_lines:
             # Notes elaborate in the next bullet; cross-language questions can't score it lexically.
             children = by_hit[line.hit_number][line.position + 1 : line.position + 1 + context_lines]
