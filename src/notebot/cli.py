@@ -147,7 +147,7 @@ def cmd_info(args, settings: Settings) -> int:
 
 
 def cmd_ask(args, settings: Settings) -> int:
-    from .answer import ask_stream
+    from .answer import ask_stream, format_sources
     from .index import Index
 
     index = Index.load(settings.index_dir, settings.embedder or None)
@@ -164,8 +164,6 @@ def cmd_ask(args, settings: Settings) -> int:
     print(answer.text[shown:])
     if answer.notice:
         print(f"note: {answer.notice}", file=sys.stderr)
-    from .answer import format_sources
-
     print(format_sources(answer))
     return 0
 
