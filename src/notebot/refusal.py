@@ -49,12 +49,13 @@ def question_names(question: str) -> list[str]:
     """Names: runs of name-like words (CamelCase, ALLCAPS, with digits, or Capitalised
     mid-sentence), so "Azure Data Factory" is one name that must appear as a phrase."""
     names, run, last_end = [], [], -1
-    chinese = bool(CJK.search(question))  # in a Chinese sentence every Capitalised word is a name
+    chinese = bool(CJK.search(question))
     for match in WORD.finditer(question):
         word = match.group()
         inner_caps = any(ch.isupper() for ch in word[1:])
         capitalised = word[0].isupper() and (chinese or not SENTENCE_START.search(question[: match.start()]))
-        is_name = word.lower() not in COMMON_CAPITALISED and (inner_caps or capitalised or any(ch.isdigit() for ch in word))
+        # In a Chinese sentence every Latin word is a term the notes should contain.
+        is_name = word.lower() not in COMMON_CAPITALISED and (chinese or inner_caps or capitalised or any(ch.isdigit() for ch in word))
         adjacent = question[last_end : match.start()] == " "
         if is_name and run and adjacent:
             run.append(word)
