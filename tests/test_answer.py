@@ -62,6 +62,7 @@ def test_names_in_a_question_are_whole_phrases():
     assert question_names("How do I set up Azure Data Factory for S3?") == ["Azure Data Factory", "S3"]
     assert question_names("What is Firecracker?") == ["Firecracker"]
     assert question_names("Kinesis Data Streams 和 SQS 有什么区别？") == ["Kinesis Data Streams", "SQS"]
+    assert question_names("Snowflake 的一个 credit 多少美元？") == ["Snowflake", "credit"], "in Chinese, Latin words are terms"
 
 
 def test_price_question_without_a_price_in_the_passages_is_refused(real_index):
