@@ -163,12 +163,17 @@ class ExtractiveAnswerer:
 
     def stream(self, answer: Answer, history=None) -> Iterator[Answer]:
         lines, answer.hits = answer_lines(answer.search_query, answer.hits, self.index)
-        answer.text = compose(answer.lang, lines)
-        yield answer
+        for shown in range(1, len(lines) + 1):  # line by line, so a UI shows it arrive like any other answer
+            answer.text = compose(answer.lang, lines[:shown], base=min(line.indent for line in lines))
+            yield answer
+        if not lines:
+            answer.text = compose(answer.lang, [])
+            yield answer
 
 
-def compose(lang: str, lines: list[Line]) -> str:
+def compose(lang: str, lines: list[Line], base: int | None = None) -> str:
+    """The lead line, then the quoted lines as a list, nested as in the note, each with its [n]."""
     lead = LEADS["en" if lang == "en" else "zh"]
-    base = min((line.indent for line in lines), default=0)
+    base = min((line.indent for line in lines), default=0) if base is None else base
     body = "\n".join(f"{'  ' * min((line.indent - base) // 2, 3)}- {line.text} [{line.hit_number}]" for line in lines)
     return f"{lead}\n{body}"
