@@ -90,6 +90,31 @@ def test_damaged_index_files_are_detected(write_notes, hash_settings, damage):
         Index.load(settings.index_dir)
 
 
+@pytest.mark.parametrize("damage", ["garbage-manifest", "truncate-vectors"])
+def test_rebuilding_repairs_a_damaged_index(write_notes, hash_settings, damage):
+    settings = hash_settings(write_notes(NOTES))
+    build_index(settings)
+    manifest_path = settings.index_dir / MANIFEST
+    if damage == "garbage-manifest":
+        manifest_path.write_text("{not json")
+    else:
+        vectors = settings.index_dir / json.loads(manifest_path.read_text())["files"]["vectors"]
+        vectors.write_bytes(vectors.read_bytes()[:100])
+    build_index(settings, rebuild=True)
+    assert len(Index.load(settings.index_dir).chunks) == 3
+
+
+def test_reindexing_keeps_the_index_embedder_unless_another_is_asked_for(write_notes, hash_settings):
+    from dataclasses import replace
+
+    corpus = write_notes(NOTES)
+    settings = hash_settings(corpus)
+    build_index(settings)
+    (corpus / "gcp.md").write_text("# BigQuery\nchanged\n", encoding="utf-8")
+    report = build_index(replace(settings, embedder=""))
+    assert report["embedded"] == 1 and read_manifest(settings.index_dir)["embedder"]["name"] == "hash"
+
+
 def test_empty_or_missing_corpus_is_an_error_and_keeps_the_existing_index(write_notes, hash_settings, tmp_path):
     settings = hash_settings(write_notes(NOTES))
     build_index(settings)

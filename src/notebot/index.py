@@ -49,9 +49,10 @@ def build_index(settings: Settings, progress: Progress | None = None, rebuild: b
     chunks = [chunk for doc in documents for chunk in chunk_document(doc, config)]
     if not chunks:
         raise NotebotError(f"the notes in {settings.corpus_dir} hold no text", "add some text to them and index again")
-    embedder_name = settings.embedder or DEFAULT_EMBEDDER
+    previous = _previous_manifest(index_dir)
+    # Re-indexing keeps the index's own embedder unless another one is asked for.
+    embedder_name = settings.embedder or (previous["embedder"]["name"] if previous else DEFAULT_EMBEDDER)
     fingerprint = corpus_fingerprint(documents)
-    previous = read_manifest(index_dir) if (index_dir / MANIFEST).exists() else None
     if not rebuild and previous and _same_build(previous, embedder_name, config, settings.tokenizer, fingerprint):
         return {"files": len(documents), "chunks": len(chunks), "embedded": 0, "reused": len(chunks),
                 "up_to_date": True, "seconds": time.perf_counter() - started}
@@ -81,6 +82,14 @@ def build_index(settings: Settings, progress: Progress | None = None, rebuild: b
     seconds = time.perf_counter() - started
     return {"files": len(documents), "chunks": len(chunks), "embedded": embedded, "reused": len(chunks) - embedded,
             "up_to_date": False, "seconds": seconds}
+
+
+def _previous_manifest(index_dir: Path) -> dict | None:
+    """The manifest being replaced, or None when there is none or it is damaged (a rebuild fixes that)."""
+    try:
+        return read_manifest(index_dir) if (index_dir / MANIFEST).exists() else None
+    except NotebotError:
+        return None
 
 
 def corpus_fingerprint(documents) -> str:
