@@ -182,69 +182,88 @@ def build_app(settings: Settings, app: NotebotApp | None = None):
                                   file_types=[".md", ".markdown", ".txt"], elem_id="nb-upload")
             index_status = gr.Markdown("", elem_id="nb-index-status")
 
-        def respond(message, history, k, mode, answerer):
-            history = history or []
-            message = (message or "").strip()
-            if not message:
-                yield history + [{"role": "assistant", "content": EMPTY_QUESTION}], "", gr.update()
-                return
-            turns = _turns(history)
-            history = history + [{"role": "user", "content": message}]
-            try:
-                for answer in app.ask(message, turns, k, mode, answerer):
-                    yield history + [{"role": "assistant", "content": render_answer(answer)}], "", gr.update()
-                yield history + [{"role": "assistant", "content": render_answer(answer)}], "", render_sources(answer, answer.search_query)
-            except NotebotError as problem:
-                yield history + [{"role": "assistant", "content": f"⚠️ {problem}"}], "", gr.update()
-            except Exception:
-                log.exception("answering %r failed", message)
-                yield history + [{"role": "assistant", "content": FAILURE}], "", gr.update()
-
-        def retry_last(history, k, mode, answerer):
-            history = history or []
-            last = next((i for i in range(len(history) - 1, -1, -1) if history[i]["role"] == "user"), None)
-            if last is None:
-                yield history, "", gr.update()
-                return
-            yield from respond(_text(history[last]["content"]), history[:last], k, mode, answerer)
-
-        def run_reindex(progress=gr.Progress()):
-            try:
-                report = app.build(lambda stage, done, total: progress((done, total), desc=stage) if total else None)
-            except NotebotError as problem:
-                return f"⚠️ {problem}", app.describe_index()
-            except Exception:
-                log.exception("re-index failed")
-                return FAILURE, app.describe_index()
-            state = "已是最新 up to date" if report["up_to_date"] else f"embedded {report['embedded']}, reused {report['reused']}"
-            return f"✅ 索引完成 Indexed {report['files']} files, {report['chunks']} chunks ({state})", app.describe_index()
-
-        def add_notes(files, progress=gr.Progress()):
-            from .upload import save_upload
-
-            if not files:
-                return "", app.describe_index()
-            lines = [save_upload(Path(f), Path(f).name, settings.corpus_dir) for f in files]
-            status, info = run_reindex(progress)
-            return "\n".join(f"- {line}" for line in lines) + "\n\n" + status, info
-
+        handlers = Handlers(app)
         inputs = [question, chat, k, mode, answerer]
-        send.click(respond, inputs, [chat, question, sources], api_visibility="private")
-        question.submit(respond, inputs, [chat, question, sources], api_visibility="private")
-        retry.click(retry_last, [chat, k, mode, answerer], [chat, question, sources], api_visibility="private")
+        send.click(handlers.respond, inputs, [chat, question, sources], api_visibility="private")
+        question.submit(handlers.respond, inputs, [chat, question, sources], api_visibility="private")
+        retry.click(handlers.retry, [chat, k, mode, answerer], [chat, question, sources], api_visibility="private")
         clear.click(lambda: ([], "", "<h3>来源 Sources</h3>"), None, [chat, question, sources], api_visibility="private")
-        reindex.click(run_reindex, None, [index_status, index_info], api_visibility="private")
-        uploads.upload(add_notes, uploads, [index_status, index_info], api_visibility="private")
 
-        def ask_api(question: str, k: int = 5, mode: str = "hybrid") -> dict:
-            """Answer a question from the notes: the answer text, whether it refused, and its citations."""
-            answer = None
-            for answer in app.ask(question, [], k, mode, "extractive"):
-                pass
-            return answer.to_json()
+        def reindex_with_progress(progress=gr.Progress()):  # gradio fills in progress through this default
+            return handlers.reindex(progress)
 
-        gr.api(ask_api, api_name="ask")
+        def add_notes_with_progress(files, progress=gr.Progress()):
+            return handlers.add_notes(files, progress)
+
+        reindex.click(reindex_with_progress, None, [index_status, index_info], api_visibility="private")
+        uploads.upload(add_notes_with_progress, uploads, [index_status, index_info], api_visibility="private")
+        gr.api(handlers.ask_api, api_name="ask")
     return demo
+
+
+class Handlers:
+    """What the UI's events do. Errors become a friendly bilingual message; details go to the log."""
+
+    def __init__(self, app: NotebotApp):
+        self.app = app
+
+    def respond(self, message, history, k, mode, answerer):
+        import gradio as gr
+
+        history = history or []
+        message = (message or "").strip()
+        if not message:
+            yield history + [{"role": "assistant", "content": EMPTY_QUESTION}], "", gr.update()
+            return
+        turns = _turns(history)
+        history = history + [{"role": "user", "content": message}]
+        try:
+            for answer in self.app.ask(message, turns, k, mode, answerer):
+                yield history + [{"role": "assistant", "content": render_answer(answer)}], "", gr.update()
+            yield history + [{"role": "assistant", "content": render_answer(answer)}], "", render_sources(answer, answer.search_query)
+        except NotebotError as problem:
+            yield history + [{"role": "assistant", "content": f"⚠️ {problem}"}], "", gr.update()
+        except Exception:
+            log.exception("answering %r failed", message)
+            yield history + [{"role": "assistant", "content": FAILURE}], "", gr.update()
+
+    def retry(self, history, k, mode, answerer):
+        import gradio as gr
+
+        history = history or []
+        last = next((i for i in range(len(history) - 1, -1, -1) if history[i]["role"] == "user"), None)
+        if last is None:
+            yield history, "", gr.update()
+            return
+        yield from self.respond(_text(history[last]["content"]), history[:last], k, mode, answerer)
+
+    def reindex(self, progress):
+        try:
+            report = self.app.build(lambda stage, done, total: progress((done, total), desc=stage) if total else None)
+        except NotebotError as problem:
+            return f"⚠️ {problem}", self.app.describe_index()
+        except Exception:
+            log.exception("re-index failed")
+            return FAILURE, self.app.describe_index()
+        state = "已是最新 up to date" if report["up_to_date"] else f"embedded {report['embedded']}, reused {report['reused']}"
+        return f"✅ 索引完成 Indexed {report['files']} files, {report['chunks']} chunks ({state})", self.app.describe_index()
+
+    def add_notes(self, files, progress):
+        from .upload import save_upload
+
+        if not files:
+            return "", self.app.describe_index()
+        lines = [save_upload(Path(f), Path(f).name, self.app.settings.corpus_dir) for f in files]
+        status, info = self.reindex(progress)
+        return "\n".join(f"- {line}" for line in lines) + "\n\n" + status, info
+
+    def ask_api(self, question: str, k: int = 5, mode: str = "hybrid") -> dict:
+        """Answer a question from the notes: the answer text, whether it refused, and its citations."""
+        answer = None
+        for answer in self.app.ask(question, [], k, mode, "extractive"):
+            pass
+        return answer.to_json()
+
 
 
 def _turns(messages: list[dict]) -> list[tuple[str, str]]:
