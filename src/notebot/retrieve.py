@@ -17,7 +17,9 @@ CANDIDATES = 50
 
 
 class Retriever(Protocol):
-    def __call__(self, index: Index, query: str, k: int) -> list[Hit]: ...
+    """One retrieval mode: the best n (chunk position, score) pairs for a query, best first."""
+
+    def __call__(self, index: Index, query: str, n: int) -> list[tuple[int, float]]: ...
 
 
 def search(index: Index, query: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:
@@ -28,7 +30,7 @@ def search(index: Index, query: str, k: int = 5, mode: str = "hybrid") -> list[H
     if k < 1:
         raise NotebotError(f"-k {k} asks for no passages", "ask for at least 1")
     k = min(k, len(index.chunks))
-    ranked = {"hybrid": _hybrid, "vector": _vector, "lexical": _lexical}[mode](index, query, max(k, CANDIDATES))
+    ranked = RETRIEVERS[mode](index, query, max(k, CANDIDATES))
     return [Hit(index.chunks[i], float(score), rank) for rank, (i, score) in enumerate(ranked[:k], start=1)]
 
 
@@ -64,3 +66,6 @@ def _hybrid(index: Index, query: str, n: int) -> list[tuple[int, float]]:
             fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank)
             strength[i] = strength.get(i, 0.0) + score / best
     return sorted(fused.items(), key=lambda item: (-item[1], -strength[item[0]], item[0]))
+
+
+RETRIEVERS: dict[str, Retriever] = {"hybrid": _hybrid, "vector": _vector, "lexical": _lexical}
