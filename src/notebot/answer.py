@@ -13,7 +13,7 @@ from typing import Protocol
 
 from .extractive import ExtractiveAnswerer
 from .index import Index
-from .llm import LLMError
+from .llm import LLMAnswerer, LLMError, check_citations, is_refusal
 from .records import Answer, Hit
 from .refusal import refusal_reason
 from .retrieve import clean_query, search
@@ -47,8 +47,6 @@ class ChatAnswerer:
         self.client = client
 
     def stream(self, answer: Answer, history: History | None = None) -> Iterator[Answer]:
-        from .llm import check_citations, is_refusal
-
         text = ""
         for delta in self.client.stream(answer.question, answer.hits, answer.lang, history):
             text += delta
@@ -80,7 +78,7 @@ def ask_stream(index: Index, question: str, settings: Settings, history: History
     started = time.perf_counter()
     question = clean_query(question)
     lang = detect_lang(question)
-    llm = _llm(settings) if settings.answerer == "llm" else None
+    llm = LLMAnswerer.from_settings(settings) if settings.answerer == "llm" else None
     llm_problem = None
     try:
         search_query = resolve_follow_up(question, history or [], llm)
@@ -129,12 +127,6 @@ def resolve_follow_up(question: str, history: History, llm=None) -> str:
     if FOLLOW_UP.search(question) or len(question) <= 12:
         return f"{history[-1][0]} {question}"
     return question
-
-
-def _llm(settings: Settings):
-    from .llm import LLMAnswerer
-
-    return LLMAnswerer.from_settings(settings)
 
 
 def _fallback_notice(problem: LLMError) -> str:
