@@ -40,7 +40,6 @@ class Line:
     position: int  # line position within that hit, for note order
     indent: int
     text: str
-    score: float = 0.0
 
 
 def answer_lines(question: str, hits: list[Hit], index: Index) -> tuple[list[Line], list[Hit]]:
