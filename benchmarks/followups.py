@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 
 from notebot.answer import resolve_follow_up
-from notebot.evaluate import is_relevant
-from notebot.index import Index
-from notebot.retrieve import search
+from notebot.evaluation.evaluate import is_relevant
+from notebot.store.local import LocalIndex as Index
+from notebot.search import search
 
 HERE = Path(__file__).resolve().parent
 

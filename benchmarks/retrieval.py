@@ -22,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from notebot.evaluate import is_relevant, load_qa
-from notebot.index import Index, build_index
-from notebot.retrieve import search
+from notebot.evaluation.evaluate import is_relevant, load_qa
+from notebot.store.build import build_index
+from notebot.store.local import LocalIndex as Index
+from notebot.search import search
 from notebot.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,7 +116,7 @@ class NaivePipeline:
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
         from notebot.embed import get_embedder
-        from notebot.load import load_corpus
+        from notebot.ingest.load import load_corpus
 
         splitter = RecursiveCharacterTextSplitter(chunk_size=500, chunk_overlap=50)
         self.texts = [piece for doc in load_corpus(corpus) for piece in splitter.split_text(doc.text)]

@@ -65,8 +65,8 @@ def main() -> None:
 
 def in_process(index_dir: Path) -> dict:
     from notebot.answer import ask
-    from notebot.index import Index
-    from notebot.retrieve import search
+    from notebot.store.local import LocalIndex as Index
+    from notebot.search import search
     from notebot.settings import Settings
 
     index = Index.load(index_dir)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from notebot.index import Index, build_index
+from notebot.store.build import build_index
+from notebot.store.local import LocalIndex as Index
 from notebot.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent

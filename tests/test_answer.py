@@ -3,8 +3,8 @@
 import re
 
 from notebot.answer import ask, detect_lang, resolve_follow_up
-from notebot.extractive import split_lines
-from notebot.refusal import question_names, refusal_reason
+from notebot.answer.extractive import split_lines
+from notebot.answer.refusal import question_names, refusal_reason
 from notebot.settings import Settings
 
 SETTINGS = Settings.load(environ={})
@@ -66,7 +66,7 @@ def test_names_in_a_question_are_whole_phrases():
 
 
 def test_price_question_without_a_price_in_the_passages_is_refused(real_index):
-    from notebot.retrieve import search
+    from notebot.search import search
 
     hits = search(real_index, "How much does Lambda cost per month?")
     assert "price" in (refusal_reason("What is the price of Lambda per GB-second in US dollars?", hits) or "")

@@ -1,4 +1,4 @@
-from notebot.chunk import ChunkerConfig, chunk_document
+from notebot.ingest.chunk import ChunkerConfig, chunk_document
 from notebot.records import Document
 
 

@@ -110,7 +110,7 @@ def test_usage_errors_exit_2(indexed):
 
 def test_search_imports_neither_gradio_nor_torch(indexed):
     code = (
-        "import sys; from notebot.cli import main; "
+        "import sys; from notebot.apps.cli import main; "
         f"main(['search', 'S3', '--index-dir', {str(indexed)!r}]); "
         "print(sorted(m for m in ('gradio', 'torch', 'sentence_transformers', 'matplotlib') if m in sys.modules))"
     )

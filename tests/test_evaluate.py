@@ -5,9 +5,9 @@ import math
 
 import pytest
 
-from notebot.cli import main
+from notebot.apps.cli import main
 from notebot.errors import NotebotError
-from notebot.evaluate import hit_at, is_relevant, load_qa, mrr_at, ndcg_at, normalize
+from notebot.evaluation.evaluate import hit_at, is_relevant, load_qa, mrr_at, ndcg_at, normalize
 
 
 def test_normalisation_ignores_width_whitespace_markup_and_case():

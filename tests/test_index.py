@@ -3,7 +3,9 @@ import json
 import pytest
 
 from notebot.errors import NotebotError
-from notebot.index import MANIFEST, Index, build_index, read_manifest
+from notebot.store.build import build_index
+from notebot.store.local import MANIFEST, read_manifest
+from notebot.store.local import LocalIndex as Index
 
 NOTES = {"aws.md": "# S3\n对象最大 5TB。\n# DynamoDB\nitem 最大 400KB。\n", "gcp.md": "# BigQuery\n列式数据仓库。\n"}
 
@@ -40,7 +42,7 @@ def test_a_crash_mid_build_leaves_the_previous_index_usable(write_notes, hash_se
     def crash(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("notebot.index.write_json_atomic", crash)  # dies just before the swap
+    monkeypatch.setattr("notebot.store.local.write_json_atomic", crash)  # dies just before the swap
     with pytest.raises(KeyboardInterrupt):
         build_index(settings)
     index = Index.load(settings.index_dir)

@@ -8,7 +8,7 @@ import pytest
 from openai_server import OpenAIServer, Reply, closed_port_url, completion, error, slow, stream
 
 from notebot.errors import NotebotError
-from notebot.llm import (
+from notebot.answer.llm import (
     REFUSALS,
     LLMAnswerer,
     LLMError,
@@ -350,7 +350,8 @@ NOTES = {
 
 @pytest.fixture(scope="module")
 def index_settings(tmp_path_factory):
-    from notebot.index import Index, build_index
+    from notebot.store.build import build_index
+    from notebot.store.local import LocalIndex as Index
 
     root = tmp_path_factory.mktemp("llm-ask")
     corpus = root / "corpus"

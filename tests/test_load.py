@@ -1,6 +1,6 @@
 import os
 
-from notebot.load import load_corpus
+from notebot.ingest.load import load_corpus
 
 
 def test_walks_notes_recursively_in_sorted_order_and_ignores_other_files(write_notes):

@@ -1,8 +1,9 @@
 import pytest
 
 from notebot.errors import NotebotError
-from notebot.index import Index, build_index
-from notebot.retrieve import search
+from notebot.store.build import build_index
+from notebot.store.local import LocalIndex as Index
+from notebot.search import search
 from notebot.tokenize import tokenize
 
 

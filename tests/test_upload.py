@@ -1,4 +1,4 @@
-from notebot.upload import MAX_UPLOAD_BYTES, safe_name, save_upload
+from notebot.apps.upload import MAX_UPLOAD_BYTES, safe_name, save_upload
 
 
 def test_names_lose_folders_and_odd_characters_but_keep_chinese():

@@ -12,7 +12,7 @@ import hashlib
 import re
 from dataclasses import asdict, dataclass
 
-from .records import Chunk, Document
+from ..records import Chunk, Document
 
 HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$")
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")

@@ -13,8 +13,8 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from .errors import NotebotError
-from .settings import MODES, Settings
+from ..errors import NotebotError
+from ..settings import MODES, Settings
 
 log = logging.getLogger("notebot.ui")
 
@@ -38,20 +38,21 @@ class NotebotApp:
     def index(self):
         with self._swap:
             if self._index is None:
-                from .index import Index
+                from ..store import open_index
 
-                self._index = Index.load(self.settings.index_dir, self.settings.embedder or None)
+                self._index = open_index(self.settings)
             return self._index
 
     def build(self, progress=None) -> dict:
         """Re-index incrementally, then swap the new index in; questions keep using the old one meanwhile."""
-        from .index import Index, build_index
+        from ..store import open_index
+        from ..store.build import build_index
 
         if not self._building.acquire(blocking=False):
             raise NotebotError("a re-index is already running", "wait for it to finish")
         try:
             report = build_index(self.settings, progress=progress, warn=log.warning)
-            fresh = Index.load(self.settings.index_dir, self.settings.embedder or None)
+            fresh = open_index(self.settings)
             with self._swap:
                 self._index = fresh
             return report
@@ -60,10 +61,10 @@ class NotebotApp:
 
     def ensure_index(self) -> None:
         """First run: build the index before serving, with progress on stderr."""
-        from .index import MANIFEST
+        from ..progress import ProgressBar
+        from ..store import index_exists
 
-        if not (Path(self.settings.index_dir) / MANIFEST).exists():
-            from .cli import ProgressBar
+        if not index_exists(self.settings):
 
             print(f"no index in {self.settings.index_dir}: building it from {self.settings.corpus_dir} …", file=sys.stderr)
             with ProgressBar() as progress:
@@ -71,7 +72,7 @@ class NotebotApp:
             print(f"indexed {report['files']} files, {report['chunks']} chunks", file=sys.stderr)
 
     def ask(self, question: str, history, k: int, mode: str, answerer: str):
-        from .answer import ask_stream
+        from ..answer import ask_stream
 
         settings = replace(self.settings, k=int(k), mode=mode, answerer=answerer)
         yield from ask_stream(self.index, question, settings, history)
@@ -88,7 +89,7 @@ class NotebotApp:
     def llm_label(self) -> str | None:
         if not (self.settings.llm_base_url and self.settings.llm_model):
             return None
-        from .llm import LLMAnswerer
+        from ..answer.llm import LLMAnswerer
 
         return LLMAnswerer.from_settings(self.settings).describe()
 
@@ -122,7 +123,7 @@ def render_sources(answer, query: str) -> str:
 
 def highlight_terms(query: str) -> list[str]:
     """Query words to mark: English/AWS words, and Chinese bigrams (adjacent marks read as one)."""
-    from .tokenize import tokenize
+    from ..tokenize import tokenize
 
     terms = {t for t in tokenize(query) if len(t) >= 2}
     return sorted(terms, key=len, reverse=True)

@@ -12,10 +12,11 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
-from .errors import NotebotError
-from .settings import ANSWERERS, MODES, Settings
-from .tokenize import TOKENIZERS
+from .. import __version__
+from ..errors import NotebotError
+from ..progress import ProgressBar
+from ..settings import ANSWERERS, MODES, Settings
+from ..tokenize import TOKENIZERS
 
 EPILOG = """settings also come from environment variables: NOTEBOT_CORPUS_DIR, NOTEBOT_INDEX_DIR,
 NOTEBOT_EMBEDDER, NOTEBOT_TOKENIZER, NOTEBOT_MODE, NOTEBOT_K, NOTEBOT_ANSWERER, NOTEBOT_LLM_BASE_URL, NOTEBOT_LLM_MODEL,
@@ -55,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--llm-model", help="model name at that endpoint")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
 
-    from . import evaluate, ui
+    from ..evaluation import evaluate
+    from . import ui
 
     evaluate.configure_parser(commands.add_parser("eval", parents=[common], help="evaluate on a Q&A set (JSON lines)"))
     ui.configure_parser(commands.add_parser("serve", parents=[common], help="start the web UI"))
@@ -81,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings_from(args)
         handler = {"index": cmd_index, "search": cmd_search, "info": cmd_info, "ask": cmd_ask}.get(args.command)
         if handler is None:
-            from . import evaluate, ui
+            from ..evaluation import evaluate
+            from . import ui
 
             return {"eval": evaluate.run, "serve": ui.run}[args.command](args, settings)
         return handler(args, settings)
@@ -100,7 +103,7 @@ def warn(message: str) -> None:
 
 
 def cmd_index(args, settings: Settings) -> int:
-    from .index import build_index
+    from ..store.build import build_index
 
     with ProgressBar() as progress:
         report = build_index(settings, progress=progress, rebuild=args.rebuild, warn=warn)
@@ -111,10 +114,10 @@ def cmd_index(args, settings: Settings) -> int:
 
 
 def cmd_search(args, settings: Settings) -> int:
-    from .index import Index
-    from .retrieve import search
+    from ..search import search
+    from ..store import open_index
 
-    index = Index.load(settings.index_dir, settings.embedder or None)
+    index = open_index(settings)
     hits = search(index, args.query, settings.k, settings.mode)
     if not hits:
         print("no passage matches", file=sys.stderr)
@@ -129,9 +132,9 @@ def cmd_search(args, settings: Settings) -> int:
 
 
 def cmd_info(args, settings: Settings) -> int:
-    from .index import read_manifest
+    from ..store import read_manifest
 
-    manifest = read_manifest(settings.index_dir)
+    manifest = read_manifest(settings)
     if args.json:
         print(json.dumps(manifest, ensure_ascii=False, indent=2))
         return 0
@@ -147,10 +150,10 @@ def cmd_info(args, settings: Settings) -> int:
 
 
 def cmd_ask(args, settings: Settings) -> int:
-    from .answer import ask_stream, format_sources
-    from .index import Index
+    from ..answer import ask_stream, format_sources
+    from ..store import open_index
 
-    index = Index.load(settings.index_dir, settings.embedder or None)
+    index = open_index(settings)
     answer = None
     shown = 0
     for answer in ask_stream(index, args.question, settings):
@@ -170,7 +173,7 @@ def cmd_ask(args, settings: Settings) -> int:
 
 def snippet(text: str, query: str, width: int = 160) -> str:
     """The window of the chunk with most query tokens, on one line."""
-    from .tokenize import normalize, tokenize
+    from ..tokenize import normalize, tokenize
 
     flat = " ".join(text.split())
     if len(flat) <= width:
@@ -183,38 +186,6 @@ def snippet(text: str, query: str, width: int = 160) -> str:
         if count > best_count:
             best, best_count = start, count
     return ("…" if best else "") + flat[best : best + width] + ("…" if best + width < len(flat) else "")
-
-
-class ProgressBar:
-    """tqdm on stderr, one bar per stage, silent when stderr is not a terminal unless NOTEBOT_PROGRESS=1."""
-
-    def __init__(self):
-        self.bar = None
-        self.stage = None
-        self.enabled = sys.stderr.isatty() or os.environ.get("NOTEBOT_PROGRESS") == "1"
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if not self.enabled or total == 0:
-            return
-        from tqdm import tqdm
-
-        if stage != self.stage:
-            self.close()
-            self.stage = stage
-            self.bar = tqdm(total=total, desc=stage, unit="chunk" if stage == "embed" else "step", file=sys.stderr, leave=False)
-        self.bar.n = done
-        self.bar.refresh()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 if __name__ == "__main__":

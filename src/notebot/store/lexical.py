@@ -7,7 +7,7 @@ from collections import Counter
 
 import numpy as np
 
-from .tokenize import TOKENIZER_NAME, tokenize
+from ..tokenize import TOKENIZER_NAME, tokenize
 
 
 class BM25:

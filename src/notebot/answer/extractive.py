@@ -13,9 +13,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .lexical import BM25
-from .index import Index
-from .records import Answer, Hit
+from ..records import Answer, Hit
+from ..store import Index
 
 MAX_LINES = 4  # lines chosen by score; each may bring up to MAX_CHILDREN sub-items
 MAX_CHILDREN = 6
@@ -46,14 +45,13 @@ def answer_lines(question: str, hits: list[Hit], index: Index) -> tuple[list[Lin
     """The few lines of the top hits that answer the question best, in note order, and the hits
     they cite: a chosen "…：" line whose items were split into the next chunk brings that chunk
     along as an extra source."""
-    lexical = index.lexical
-    weights = term_weights(question, lexical)
+    weights = term_weights(question, index)
     wants_number = bool(NUMBER_QUESTION.search(question))
     by_hit = {n: split_lines(hit.chunk.text, n) for n, hit in enumerate(hits[:SOURCE_CHUNKS], start=1)}
     scored = []
     for n, lines in by_hit.items():
         for line in lines:
-            overlap = _overlap(line.text, weights, lexical)
+            overlap = _overlap(line.text, weights, index)
             boost = 1.5 if wants_number and HAS_NUMBER.search(line.text) else 1.0
             scored.append((overlap * boost / math.sqrt(n), line))
     if not scored:
@@ -116,19 +114,15 @@ def _children(lines: list[Line], parent: Line) -> list[Line]:
     return children
 
 
-def term_weights(question: str, lexical: BM25) -> dict[str, float]:
+def term_weights(question: str, index: Index) -> dict[str, float]:
     """IDF of each question token that the corpus knows."""
-    n_docs = max(len(lexical.doc_lengths), 1)
-    weights = {}
-    for term in set(lexical.tokens(question)):
-        if term in lexical.postings:
-            df = len(lexical.postings[term][0])
-            weights[term] = math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
-    return weights
+    n_docs = max(len(index), 1)
+    frequencies = index.document_frequencies(sorted(set(index.tokens(question))))
+    return {term: math.log(1 + (n_docs - df + 0.5) / (df + 0.5)) for term, df in frequencies.items()}
 
 
-def _overlap(text: str, weights: dict[str, float], lexical: BM25) -> float:
-    tokens = set(lexical.tokens(text))
+def _overlap(text: str, weights: dict[str, float], index: Index) -> float:
+    tokens = set(index.tokens(text))
     return sum(weight for term, weight in weights.items() if term in tokens)
 
 

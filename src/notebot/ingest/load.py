@@ -6,8 +6,8 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import NotebotError
-from .records import Document
+from ..errors import NotebotError
+from ..records import Document
 
 NOTE_SUFFIXES = (".md", ".markdown", ".txt")
 

@@ -17,8 +17,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import NotebotError
-from .settings import MODES, Settings
+from ..errors import NotebotError
+from ..settings import MODES, Settings
 
 LANGS = ("zh", "en", "mixed")
 KINDS = ("fact", "number", "definition", "comparison", "list", "howto", "unanswerable")
@@ -160,8 +160,8 @@ def evaluate(index, questions: list[Question], modes: list[str], settings: Setti
 def _run_one(index, q: Question, mode: str, settings: Settings, answers: bool, relevant_total: int) -> Outcome:
     from dataclasses import replace
 
-    from .answer import ask
-    from .retrieve import search
+    from ..answer import ask
+    from ..search import search
 
     started = time.perf_counter()
     hits = search(index, q.question, max(settings.k, 10), mode)
@@ -251,14 +251,14 @@ def parse_thresholds(items: list[str]) -> dict[str, float]:
 
 
 def run(args, settings: Settings) -> int:
-    from .cli import ProgressBar
-    from .index import Index
+    from ..progress import ProgressBar
+    from ..store import open_index
 
     thresholds = parse_thresholds(args.fail_under)
     if any(name in ("keyword_accuracy", "refusal_rate", "wrong_refusal_rate") for name in thresholds) and not args.answers:
         raise NotebotError("answer metrics need --answers", "add --answers or drop that --fail-under")
     questions = load_qa(args.qa)
-    index = Index.load(settings.index_dir, settings.embedder or None)
+    index = open_index(settings)
     modes = list(MODES) if args.mode == "all" else [settings.mode]
     with ProgressBar() as progress:
         results = evaluate(index, questions, modes, settings, answers=args.answers, progress=progress)

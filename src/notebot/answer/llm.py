@@ -21,11 +21,11 @@ from contextlib import closing
 from typing import TYPE_CHECKING, Iterable, Iterator
 from urllib.parse import urlsplit
 
-from .errors import NotebotError
+from ..errors import NotebotError
 
 if TYPE_CHECKING:
-    from .records import Hit
-    from .settings import Settings
+    from ..records import Hit
+    from ..settings import Settings
 
 # The exact sentences the model must use when the passages lack the answer; is_refusal() looks for them.
 REFUSALS = {

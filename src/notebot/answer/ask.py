@@ -11,13 +11,13 @@ import time
 from collections.abc import Iterator
 from typing import Protocol
 
+from ..records import Answer, Hit
+from ..search import clean_query, search
+from ..settings import Settings
+from ..store import Index
 from .extractive import ExtractiveAnswerer
-from .index import Index
 from .llm import LLMAnswerer, LLMError, check_citations, is_refusal
-from .records import Answer, Hit
 from .refusal import refusal_reason
-from .retrieve import clean_query, search
-from .settings import Settings
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]+")

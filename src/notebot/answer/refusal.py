@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from .records import Hit
-from .tokenize import normalize
+from ..records import Hit
+from ..tokenize import normalize
 
 NAME_SHARE_REQUIRED = 0.5  # refuse when half or more of the question's names are missing
 TOP_PASSAGES = 5

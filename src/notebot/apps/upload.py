@@ -6,7 +6,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-from .load import NOTE_SUFFIXES, decode_note
+from ..ingest.load import NOTE_SUFFIXES, decode_note
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 UNSAFE = re.compile(r"[^\w\-. ]+")  # \w keeps CJK letters

@@ -1,0 +1,67 @@
+"""Retrieval modes over an Index: BM25, vectors, and their fusion by reciprocal rank."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..errors import NotebotError
+from ..records import Hit
+from ..settings import MODES
+from ..store import Index, Scored
+
+MAX_QUERY_CHARS = 2000  # e5 reads 512 tokens; the rest of a pasted essay only adds noise
+RRF_K = 5  # measured on the dev set with and without distractors (benchmarks/README.md)
+CANDIDATES = 50
+
+
+class Retriever(Protocol):
+    """One retrieval mode: the best n (chunk, score) pairs for a query, best first."""
+
+    def __call__(self, index: Index, query: str, n: int) -> Scored: ...
+
+
+def search(index: Index, query: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:
+    """The k best chunks for the query, best first."""
+    query = clean_query(query)
+    if mode not in MODES:
+        raise NotebotError(f"unknown retrieval mode {mode!r}", f"use one of: {', '.join(MODES)}")
+    if k < 1:
+        raise NotebotError(f"-k {k} asks for no passages", "ask for at least 1")
+    k = min(k, len(index))
+    ranked = RETRIEVERS[mode](index, query, max(k, CANDIDATES))
+    return [Hit(chunk, float(score), rank) for rank, (chunk, score) in enumerate(ranked[:k], start=1)]
+
+
+def clean_query(query: str) -> str:
+    query = " ".join((query or "").split())
+    if not query:
+        raise NotebotError("the question is empty", "type a question, e.g. notebot search \"S3 对象最大多大\"")
+    return query[:MAX_QUERY_CHARS]
+
+
+def vector(index: Index, query: str, n: int) -> Scored:
+    return index.vector_search(index.embedder.embed_queries([query])[0], n)
+
+
+def lexical(index: Index, query: str, n: int) -> Scored:
+    return index.lexical_search(query, n)
+
+
+def hybrid(index: Index, query: str, n: int) -> Scored:
+    """Reciprocal-rank fusion. Rank sums tie often (1st + 3rd = 3rd + 1st), so ties go to the
+    chunk with the higher sum of scores, each scaled by its list's best score; then corpus order."""
+    fused: dict[str, float] = {}
+    strength: dict[str, float] = {}
+    chunks = {}
+    for ranking in (vector(index, query, n), lexical(index, query, n)):
+        best = max((score for _, score in ranking), default=1.0) or 1.0
+        for rank, (chunk, score) in enumerate(ranking, start=1):
+            chunks[chunk.id] = chunk
+            fused[chunk.id] = fused.get(chunk.id, 0.0) + 1.0 / (RRF_K + rank)
+            strength[chunk.id] = strength.get(chunk.id, 0.0) + score / best
+    order = {chunk_id: position for position, chunk_id in enumerate(chunks)}
+    ranked = sorted(fused, key=lambda cid: (-fused[cid], -strength[cid], order[cid]))
+    return [(chunks[cid], fused[cid]) for cid in ranked]
+
+
+RETRIEVERS: dict[str, Retriever] = {"hybrid": hybrid, "vector": vector, "lexical": lexical}

@@ -1,0 +1,120 @@
+"""Build an index: load the notes, chunk them, embed what the cache lacks, write the store.
+
+Unchanged text is never embedded twice: vectors are cached by embedder + text (store/cache.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..embed import DEFAULT_EMBEDDER, Embedder, get_embedder
+from ..errors import NotebotError
+from ..ingest.chunk import ChunkerConfig, chunk_document
+from ..ingest.load import load_corpus
+from ..progress import Progress, silent
+from ..records import Chunk
+from ..settings import Settings
+from .cache import EmbeddingCache, cache_key
+from .lexical import BM25
+from .local import CACHE_FILE, FORMAT_VERSION, MANIFEST, read_manifest, write_index
+
+EMBED_BATCH = 16
+
+
+def build_index(settings: Settings, progress: Progress | None = None, rebuild: bool = False,
+                warn: Callable[[str], None] = lambda message: None) -> dict:
+    """Index settings.corpus_dir into settings.index_dir; returns a report of what was done."""
+    started = time.perf_counter()
+    progress = progress or silent
+    index_dir = Path(settings.index_dir)
+    documents = load_corpus(settings.corpus_dir, warn)
+    if not documents:
+        raise NotebotError(f"no notes in {settings.corpus_dir}", "add .md, .markdown or .txt files there and index again")
+    config = ChunkerConfig()
+    chunks = [chunk for doc in documents for chunk in chunk_document(doc, config)]
+    if not chunks:
+        raise NotebotError(f"the notes in {settings.corpus_dir} hold no text", "add some text to them and index again")
+    previous = _previous_manifest(index_dir)
+    # Re-indexing keeps the index's own embedder unless another one is asked for.
+    embedder_name = settings.embedder or (previous["embedder"]["name"] if previous else DEFAULT_EMBEDDER)
+    fingerprint = corpus_fingerprint(documents)
+    if not rebuild and previous and _same_build(previous, embedder_name, config, settings.tokenizer, fingerprint):
+        return {"files": len(documents), "chunks": len(chunks), "embedded": 0, "reused": len(chunks),
+                "up_to_date": True, "seconds": time.perf_counter() - started}
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    embedder = get_embedder(embedder_name)
+    vectors, embedded = _embed_with_cache(embedder, chunks, index_dir / CACHE_FILE, rebuild, progress)
+    progress("lexical", 0, 1)
+    lexical = BM25.build([chunk.embed_text for chunk in chunks], settings.tokenizer)
+    progress("lexical", 1, 1)
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "notebot_version": __version__,
+        "embedder": {"name": embedder.name, "dim": embedder.dim},
+        "chunker": config.to_json(),
+        "tokenizer": settings.tokenizer,
+        "corpus": {
+            "dir": str(settings.corpus_dir),
+            "fingerprint": fingerprint,
+            "files": [{"path": d.path, "encoding": d.encoding, "chunks": sum(c.file == d.path for c in chunks)} for d in documents],
+        },
+        "counts": {"files": len(documents), "chunks": len(chunks)},
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    manifest["build_seconds"] = round(time.perf_counter() - started, 2)
+    write_index(index_dir, manifest, chunks, vectors, lexical)
+    seconds = time.perf_counter() - started
+    return {"files": len(documents), "chunks": len(chunks), "embedded": embedded, "reused": len(chunks) - embedded,
+            "up_to_date": False, "seconds": seconds}
+
+
+def _previous_manifest(index_dir: Path) -> dict | None:
+    """The manifest being replaced, or None when there is none or it is damaged (a rebuild fixes that)."""
+    try:
+        return read_manifest(index_dir) if (index_dir / MANIFEST).exists() else None
+    except NotebotError:
+        return None
+
+
+def corpus_fingerprint(documents) -> str:
+    digest = hashlib.sha256()
+    for doc in documents:
+        digest.update(f"{doc.path}\0{hashlib.sha256(doc.text.encode()).hexdigest()}\n".encode())
+    return digest.hexdigest()
+
+
+def _same_build(manifest: dict, embedder_name: str, config: ChunkerConfig, tokenizer: str, fingerprint: str) -> bool:
+    return (manifest["embedder"]["name"] == embedder_name and manifest["chunker"] == config.to_json()
+            and manifest["tokenizer"] == tokenizer and manifest["corpus"]["fingerprint"] == fingerprint)
+
+
+def _embed_with_cache(embedder: Embedder, chunks: list[Chunk], cache_path: Path, rebuild: bool, progress: Progress):
+    cache = EmbeddingCache(cache_path)
+    try:
+        if rebuild:
+            cache.clear()
+        keys = [cache_key(embedder.name, chunk.embed_text) for chunk in chunks]
+        known = cache.get_many(keys)
+        todo = [i for i, key in enumerate(keys) if key not in known or len(known[key]) != embedder.dim]
+        progress("embed", 0, len(todo))
+        for start in range(0, len(todo), EMBED_BATCH):
+            batch = todo[start : start + EMBED_BATCH]
+            fresh = embedder.embed_passages([chunks[i].embed_text for i in batch])
+            new = {keys[i]: fresh[row] for row, i in enumerate(batch)}
+            cache.put_many(new)
+            known.update(new)
+            progress("embed", min(start + EMBED_BATCH, len(todo)), len(todo))
+        vectors = np.stack([known[key] for key in keys]).astype(np.float32)
+        return vectors, len(todo)
+    finally:
+        cache.close()
+
+
