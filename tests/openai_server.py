@@ -2,7 +2,9 @@
 
 It records every request (path, headers, JSON body) and answers with scripted replies, in order:
 a streamed answer as Server-Sent Events (chunked transfer, like Ollama and vLLM), a plain JSON
-completion, an HTTP error with a body, or a delay longer than the client's timeout.
+completion, an HTTP error with a body, a delay longer than the client's timeout, or a stream that
+never ends (content, or keep-alive comments only) — for at most `forever` seconds, so a client
+without a deadline makes its test fail instead of hang.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,10 +31,18 @@ class Reply:
     delay: float = 0.0  # seconds before the status line
     chunk_delay: float = 0.0  # seconds before each streamed chunk
     sse_content_type: bool = True
+    finish: str = "stop"  # the last chunk's finish_reason ("length": max_tokens reached)
+    forever: float = 0.0  # > 0: repeat `chunks` (or, if empty, keep-alive comments) for this long
 
 
 def stream(*chunks: str, chunk_delay: float = 0.0) -> Reply:
     return Reply(chunks=list(chunks), chunk_delay=chunk_delay)
+
+
+def endless(*chunks: str, chunk_delay: float = 0.01, limit: float = 10.0) -> Reply:
+    """A stream that keeps sending `chunks` over and over; with no chunks, only ": keep-alive" comments,
+    which keep every read short of its timeout while no token ever arrives."""
+    return Reply(chunks=list(chunks), chunk_delay=chunk_delay, forever=limit)
 
 
 def completion(content: str) -> Reply:
@@ -171,14 +182,29 @@ class OpenAIServer:
         event(chunk({"role": "assistant"}))
         comment = b": keep-alive\n\n"
         handler.wfile.write(b"%x\r\n%s\r\n" % (len(comment), comment))
-        for text in reply.chunks:
+        for text in self._contents(reply):
             if reply.chunk_delay and self._stop.wait(reply.chunk_delay):
                 return
-            event(chunk({"content": text}))
-        event(chunk({}, finish="stop"))
+            if text is None:
+                handler.wfile.write(b"%x\r\n%s\r\n" % (len(comment), comment))
+                handler.wfile.flush()
+            else:
+                event(chunk({"content": text}))
+        event(chunk({}, finish=reply.finish))
         event("[DONE]")
         handler.wfile.write(b"0\r\n\r\n")
         handler.wfile.flush()
+
+
+    @staticmethod
+    def _contents(reply: Reply):
+        """The streamed contents; None stands for a keep-alive comment."""
+        if not reply.forever:
+            yield from reply.chunks
+            return
+        until = time.monotonic() + reply.forever
+        while time.monotonic() < until:
+            yield from reply.chunks or [None]
 
 
 def closed_port_url() -> str:

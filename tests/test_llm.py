@@ -41,8 +41,10 @@ def server():
         yield srv
 
 
-def answerer(server: OpenAIServer, key: str = "", base_url: str | None = None) -> LLMAnswerer:
-    return LLMAnswerer(base_url or server.base_url, "qwen2.5:7b", api_key=key, timeout=TIMEOUT)
+def answerer(server: OpenAIServer, key: str = "", base_url: str | None = None, **limits) -> LLMAnswerer:
+    """Retries off unless a test is about them: each scripted reply answers exactly one request."""
+    return LLMAnswerer(base_url or server.base_url, "qwen2.5:7b", api_key=key, timeout=TIMEOUT,
+                       **{"retries": 0, **limits})
 
 
 # --- the prompt ----------------------------------------------------------------------------------
@@ -247,7 +249,7 @@ def test_a_closed_port_raises_llm_error_quickly():
     url = closed_port_url()
     started = time.monotonic()
     with pytest.raises(LLMError) as caught:
-        list(LLMAnswerer(url, "m", api_key=KEY, timeout=TIMEOUT).stream("q", HITS, "en"))
+        list(LLMAnswerer(url, "m", api_key=KEY, timeout=TIMEOUT, retries=0).stream("q", HITS, "en"))
     assert time.monotonic() - started < 1.0
     assert_clean_error(caught.value, url)
     assert "refused" in caught.value.message
@@ -363,7 +365,7 @@ def index_settings(tmp_path_factory):
     return Index.load(settings.index_dir), settings
 
 
-def llm_settings(settings: Settings, base_url: str) -> Settings:
+def llm_settings(settings: Settings, base_url: str, **limits) -> Settings:
     return Settings.load(
         environ={},
         corpus_dir=settings.corpus_dir,
@@ -374,6 +376,7 @@ def llm_settings(settings: Settings, base_url: str) -> Settings:
         llm_model="qwen2.5:7b",
         llm_api_key=KEY,
         llm_timeout=TIMEOUT,
+        **{"llm_retries": 0, **limits},
     )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from .errors import NotebotError
+from .redact import REDACTED, redact_url
 from .tokenize import TOKENIZERS
 
 MODES = ("hybrid", "vector", "lexical")
@@ -25,7 +26,11 @@ class Settings:
     llm_base_url: str = ""
     llm_model: str = ""
     llm_api_key: str = ""
-    llm_timeout: float = 60.0
+    llm_timeout: float = 60.0  # seconds per read: connecting, the first token, the gap between tokens
+    llm_deadline: float = 120.0  # seconds for a whole LLM answer (follow-up rewrite included), however it trickles
+    llm_max_tokens: int = 1024  # sent as max_tokens
+    llm_max_chars: int = 8000  # the streamed text is cut here, for servers that ignore max_tokens
+    llm_retries: int = 1  # the openai client's own retries (connection errors, 408/409/429/5xx)
     host: str = "127.0.0.1"
     port: int = 7860
     auth: str = ""  # "user:password" turns on the web UI's login
@@ -51,16 +56,26 @@ class Settings:
             raise NotebotError(f"-k {self.k} is out of range", "ask for 1 to 100 passages")
         if self.tokenizer not in TOKENIZERS:
             raise NotebotError(f"unknown tokenizer {self.tokenizer!r}", f"use one of: {', '.join(TOKENIZERS)}")
+        self._check_llm_limits()
         if self.auth and ":" not in self.auth:
             raise NotebotError("NOTEBOT_AUTH must look like user:password", "set it as user:password or unset it")
         return replace(self, corpus_dir=Path(self.corpus_dir), index_dir=Path(self.index_dir))
 
+    def _check_llm_limits(self) -> None:
+        limits = [("NOTEBOT_LLM_TIMEOUT", self.llm_timeout, 0.001, 3600), ("NOTEBOT_LLM_DEADLINE", self.llm_deadline, 0.001, 86400),
+                  ("NOTEBOT_LLM_MAX_TOKENS", self.llm_max_tokens, 1, 1_000_000), ("NOTEBOT_LLM_MAX_CHARS", self.llm_max_chars, 1, 10_000_000),
+                  ("NOTEBOT_LLM_RETRIES", self.llm_retries, 0, 10)]
+        for name, value, low, high in limits:
+            if not low <= value <= high:
+                raise NotebotError(f"{name}={value} is out of range", f"set it between {low:g} and {high:g}, or unset it")
+
     def redacted(self) -> dict:
-        """Settings for reports and logs: paths as text, the API key never shown."""
+        """Settings for reports and logs: paths as text; the API key, the login and URL secrets never shown."""
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data = {k: str(v) if isinstance(v, Path) else v for k, v in data.items()}
-        data["llm_api_key"] = "***" if self.llm_api_key else ""
-        data["auth"] = "***" if self.auth else ""
+        data["llm_base_url"] = redact_url(self.llm_base_url)
+        data["llm_api_key"] = REDACTED if self.llm_api_key else ""
+        data["auth"] = REDACTED if self.auth else ""
         return data
 
 

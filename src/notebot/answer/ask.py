@@ -16,7 +16,7 @@ from ..search import clean_query, search
 from ..settings import Settings
 from ..store import Index
 from .extractive import ExtractiveAnswerer
-from .llm import LLMAnswerer, LLMError, check_citations, is_refusal
+from .llm import LLMAnswerer, LLMError, check_citations, cited_numbers, is_refusal
 from .refusal import refusal_reason
 
 CJK = re.compile(r"[\u3400-\u9fff]")
@@ -39,7 +39,11 @@ class Answerer(Protocol):
 
 
 class ChatAnswerer:
-    """The `llm` Answerer: an OpenAI-compatible chat model writes the answer from the passages."""
+    """The `llm` Answerer: an OpenAI-compatible chat model writes the answer from the passages.
+
+    Text once shown stays: a stream cut short (deadline, length cap, a dropped connection) ends with
+    what arrived and a notice; only an answer with nothing to show falls back to the extractive one.
+    """
 
     name = "llm"
 
@@ -47,15 +51,27 @@ class ChatAnswerer:
         self.client = client
 
     def stream(self, answer: Answer, history: History | None = None) -> Iterator[Answer]:
-        text = ""
-        for delta in self.client.stream(answer.question, answer.hits, answer.lang, history):
-            text += delta
-            answer.text = text
-            yield answer
+        text, notices = "", []
+        try:
+            for delta in self.client.stream(answer.question, answer.hits, answer.lang, history):
+                text += delta
+                answer.text = text
+                yield answer
+        except LLMError as problem:
+            if not text.strip():
+                raise
+            text += " …"
+            notices.append(f"the answer is incomplete: {problem.message} ({problem.hint})")
         answer.text, invented = check_citations(text, len(answer.hits))
+        if not answer.text.strip(" …"):
+            raise self.client.error("answered only with citations to passages it was not given",
+                                    "try another model (NOTEBOT_LLM_MODEL)")
         answer.refused = is_refusal(answer.text)
         if invented:
-            answer.notice = f"removed citations to passages that were not given: {invented}"
+            notices.append(f"removed citations to passages that were not given: {invented}")
+        if not answer.refused and not cited_numbers(answer.text):
+            notices.append("the LLM's answer cites no passage: check it against the sources")
+        answer.notice = "; ".join(notices)
         yield answer
 
 

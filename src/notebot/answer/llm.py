@@ -1,27 +1,30 @@
-"""The optional LLM answerer: any OpenAI-compatible chat-completions endpoint, standard library only.
+"""The optional LLM answerer: any OpenAI-compatible chat-completions endpoint, through the official
+`openai` client (imported only here, only when an LLM is used: `notebot search` never pays for it).
 
-Ollama, vLLM, llama.cpp's server, LM Studio, OpenAI and DeepSeek all speak the same protocol:
-POST {base_url}/chat/completions with {"model", "messages", "stream": true} and read Server-Sent
-Events (`data: {...}` lines, ending with `data: [DONE]`). http.client is enough for that, so the
-default install needs no HTTP library. Environment proxies are not used: the common case is a
-model server on this machine or the local network.
+Ollama, vLLM, llama.cpp's server, LM Studio, OpenAI and DeepSeek all speak the same protocol. The
+client brings streaming (Server-Sent Events), timeouts, bounded retries, environment proxies and
+typed errors; this module adds what an answer needs on top: the prompt, one deadline for the whole
+answer, a length cap, think-tag stripping, invented-citation checks and one-line LLMErrors.
 
-The API key is a secret: it goes into the Authorization header and nowhere else. Every error
-message is scrubbed of it, including server error bodies we echo (some proxies echo the header).
+Secrets (the API key, credentials in the base URL) go into the request and nowhere else: every error
+message is scrubbed of them, and so is the answer text, in case an endpoint echoes them.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
+import queue
 import re
 import socket
 import ssl
-from contextlib import closing
+import threading
+import time
+from contextlib import closing, suppress
 from typing import TYPE_CHECKING, Iterable, Iterator
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from ..errors import NotebotError
+from ..redact import redact_url, scrub, url_secrets
 
 if TYPE_CHECKING:
     from ..records import Hit
@@ -43,6 +46,7 @@ MAX_HISTORY_TURNS = 3
 MAX_HISTORY_ANSWER_CHARS = 600  # earlier answers are context for pronouns, not evidence
 MAX_ERROR_BODY_CHARS = 300
 TEMPERATURE = 0.2  # low: we want the passages restated, not creative writing
+MIN_SCRUBBED_SECRET = 8  # shorter keys are placeholders ("ollama"); scrubbing them from answers garbles them
 
 _CITATION = re.compile(r"(?P<space>[ \t]?)(?P<open>[\[【])(?P<nums>\d+(?:\s*[,，、]\s*\d+)*)(?P<close>[\]】])")
 _BEARER = re.compile(r"(?i)bearer\s+\S+")
@@ -199,29 +203,43 @@ def _squash(text: str) -> str:
 
 
 class LLMAnswerer:
+    """A chat model behind an OpenAI-compatible endpoint, through the official `openai` client.
+
+    One instance serves one answer: the follow-up rewrite and the answer share one deadline, counted
+    from the first request. Requests run in a worker thread so the deadline holds even against a
+    server that trickles bytes forever (the client's own timeout is per read).
+    """
+
     name = "llm"
 
-    def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 60.0):
-        parts = urlsplit(base_url.strip())
+    def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 60.0, deadline: float = 120.0,
+                 max_tokens: int = 1024, max_chars: int = 8000, retries: int = 1):
+        url = base_url.strip()
+        parts = urlsplit(url)
         try:
             port = parts.port
         except ValueError:  # "http://host:abc/v1"
             port = -1
         if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
             raise NotebotError(
-                f"LLM base URL {_without_userinfo(base_url)!r} is not an http(s) URL",
+                f"LLM base URL {redact_url(url)!r} is not an http(s) URL",
                 "set NOTEBOT_LLM_BASE_URL like http://127.0.0.1:11434/v1",
             )
         if not model.strip():
             raise NotebotError("no LLM model is set", "set NOTEBOT_LLM_MODEL, e.g. qwen2.5:7b")
-        self.base_url = _without_userinfo(base_url.strip()).rstrip("/")
+        self.base_url = redact_url(url.split("?")[0].split("#")[0].rstrip("/"))  # safe to show
         self.model = model.strip()
-        self.timeout = float(timeout)
+        self.timeout, self.deadline = float(timeout), float(deadline)
+        self.max_tokens, self.max_chars, self.retries = int(max_tokens), int(max_chars), int(retries)
         self._api_key = api_key.strip()
-        self._https = parts.scheme == "https"
-        self._host = parts.hostname
-        self._port = port
-        self._path = parts.path.rstrip("/") + "/chat/completions" + (f"?{parts.query}" if parts.query else "")
+        # The query (?api-version=…, ?api-key=…) goes on every request; the client would drop it from base_url.
+        self._endpoint = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+        self._query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        self._secrets = [s for s in [self._api_key, *url_secrets(url)] if s]
+        # Short "keys" are placeholders (Ollama's docs use "ollama"): removing them would garble answers.
+        self._answer_secrets = [s for s in self._secrets if len(s) >= MIN_SCRUBBED_SECRET]
+        self._client = None
+        self._first_request: float | None = None
 
     @classmethod
     def from_settings(cls, settings: "Settings") -> "LLMAnswerer":
@@ -230,7 +248,8 @@ class LLMAnswerer:
                 "the LLM answerer is not configured",
                 "set NOTEBOT_LLM_BASE_URL (e.g. http://127.0.0.1:11434/v1) and NOTEBOT_LLM_MODEL (e.g. qwen2.5:7b)",
             )
-        return cls(settings.llm_base_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout)
+        return cls(settings.llm_base_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout,
+                   settings.llm_deadline, settings.llm_max_tokens, settings.llm_max_chars, settings.llm_retries)
 
     def __repr__(self) -> str:  # the default repr would be harmless, but make sure the key never shows
         return f"LLMAnswerer({self.describe()!r})"
@@ -241,23 +260,26 @@ class LLMAnswerer:
     def stream(
         self, question: str, hits: list["Hit"], lang: str, history: list[tuple[str, str]] | None = None
     ) -> Iterator[str]:
-        """Yield the answer's text deltas as they arrive. Raises LLMError, possibly after some deltas."""
-        messages = build_messages(question, hits, lang, history)
+        """Yield the answer's text deltas as they arrive.
+
+        Raises LLMError, possibly after some deltas: the endpoint failed, or the answer was cut short
+        (deadline, length cap, max_tokens); the deltas so far are then all there is.
+        """
         produced = False
-        # closing(): when the caller stops early, the HTTP connection is closed now, not at GC time.
-        chat = self._chat(messages, stream=True)
-        with closing(chat), closing(_drop_thinking(chat)) as deltas:
-            for delta in deltas:
+        deltas = self._run(self._payload(build_messages(question, hits, lang, history), stream=True))
+        with closing(deltas), closing(_drop_thinking(deltas)) as visible:
+            for delta in _scrub_stream(visible, self._answer_secrets):
                 produced = produced or bool(delta.strip())
                 yield delta
         if not produced:
-            raise self._error(
+            raise self.error(
                 "returned an empty answer", f"check that {self.model!r} is a chat model that answers in text"
             )
 
     def complete(self, messages: list[dict]) -> str:
-        """One non-streaming chat completion, <think> blocks removed."""
-        return "".join(_drop_thinking(self._chat(messages, stream=False)))
+        """One non-streaming chat completion, <think> blocks and secrets removed."""
+        with closing(self._run(self._payload(messages, stream=False))) as deltas:
+            return scrub("".join(_drop_thinking(deltas)), self._answer_secrets)
 
     def rewrite_followup(self, question: str, history: list[tuple[str, str]] | None) -> str:
         """Turn "那它的吞吐量呢？" into a question that stands on its own, using the conversation so far."""
@@ -277,120 +299,169 @@ class LLMAnswerer:
             return question
         return rewritten
 
-    # --- HTTP -----------------------------------------------------------------------------------
-
-    def _chat(self, messages: list[dict], stream: bool) -> Iterator[str]:
-        payload = {"model": self.model, "messages": messages, "stream": stream, "temperature": TEMPERATURE}
-        try:
-            yield from self._request(payload)
-        except LLMError as error:
-            # Some models (OpenAI's reasoning models) reject any temperature but the default.
-            if error.status != 400 or "temperature" not in error.message.lower():
-                raise
-            del payload["temperature"]
-            yield from self._request(payload)
-
-    def _request(self, payload: dict) -> Iterator[str]:
-        connection_class = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-        connection = connection_class(self._host, self._port, timeout=self.timeout)
-        headers = {
-            "Content-Type": "application/json",
-            "Accept": "text/event-stream" if payload["stream"] else "application/json",
-        }
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
-        try:
-            try:
-                connection.request("POST", self._path, body=json.dumps(payload).encode(), headers=headers)
-                response = connection.getresponse()
-            except (OSError, http.client.HTTPException) as exc:
-                raise self._connection_error(exc, started=False) from exc
-            if response.status >= 400:
-                raise self._http_error(response)
-            content_type = response.getheader("Content-Type", "")
-            try:
-                if "text/event-stream" in content_type:
-                    yield from self._read_events(response)
-                else:  # a non-streaming reply, a server that ignored "stream", or SSE mislabelled
-                    yield from self._read_body(response)
-            except (OSError, http.client.HTTPException) as exc:
-                raise self._connection_error(exc, started=True) from exc
-        finally:
-            connection.close()
-
-    def _read_events(self, lines: Iterable[bytes]) -> Iterator[str]:
-        for raw in lines:
-            line = raw.decode("utf-8", errors="replace").strip()
-            if not line.startswith("data:"):
-                continue  # blank separators, ": keep-alive" comments, "event:" lines
-            data = line[len("data:") :].strip()
-            if data == "[DONE]":
-                return
-            chunk = self._parse(data)
-            if isinstance(chunk, dict) and chunk.get("error"):
-                raise self._reported(chunk)
-            # A chunk may carry no choices at all (a final usage report); that is not an error.
-            choices = chunk.get("choices") if isinstance(chunk, dict) else None
-            if choices is None and not isinstance(chunk, dict):
-                raise self._unreadable()
-            delta = choices[0].get("delta") if choices and isinstance(choices[0], dict) else None
-            content = delta.get("content") if isinstance(delta, dict) else None
-            if content:
-                yield str(content)
-
-    def _read_body(self, response: http.client.HTTPResponse) -> Iterator[str]:
-        body = response.read()
-        if body.lstrip().startswith(b"data:"):
-            yield from self._read_events(body.splitlines())
-            return
-        data = self._parse(body.decode("utf-8", errors="replace"))
-        if isinstance(data, dict) and data.get("error"):
-            raise self._reported(data)
-        try:
-            yield str(data["choices"][0]["message"]["content"] or "")
-        except (KeyError, IndexError, TypeError):
-            raise self._unreadable() from None
-
-    def _parse(self, text: str):
-        try:
-            return json.loads(text)
-        except ValueError:
-            raise self._unreadable() from None
-
-    # --- errors ---------------------------------------------------------------------------------
-
-    def _error(self, what: str, hint: str, status: int | None = None) -> LLMError:
+    def error(self, what: str, hint: str, status: int | None = None) -> LLMError:
+        """An LLMError naming the endpoint (never a secret)."""
         message = f"the LLM endpoint {self.base_url} {what}"
         return LLMError(self._scrub(message), self._scrub(hint), endpoint=self.base_url, status=status)
 
-    def _connection_error(self, exc: BaseException, started: bool) -> LLMError:
+    # --- the deadline and the length cap ---------------------------------------------------------
+
+    def _payload(self, messages: list[dict], stream: bool) -> dict:
+        return {"model": self.model, "messages": messages, "stream": stream, "temperature": TEMPERATURE,
+                "max_tokens": self.max_tokens}
+
+    def _run(self, payload: dict) -> Iterator[str]:
+        """Content deltas from a worker thread, stopped at the deadline or the length cap."""
+        if self._first_request is None:
+            self._first_request = time.monotonic()
+        deadline = self._first_request + self.deadline
+        inbox: queue.Queue = queue.Queue()
+        stop = threading.Event()
+        opened: list = []  # the response being read, so it can be closed from here
+        threading.Thread(target=self._work, args=(payload, inbox, stop, opened), daemon=True,
+                         name="notebot-llm").start()
+        received = 0
+        try:
+            while True:
+                try:
+                    kind, value = inbox.get(timeout=max(deadline - time.monotonic(), 0))
+                except queue.Empty:
+                    raise self.error(f"did not finish within the {self.deadline:g} s deadline",
+                                     "raise NOTEBOT_LLM_DEADLINE or use a faster model") from None
+                if kind == "error":
+                    raise value
+                if kind == "end":
+                    if value == "length":
+                        raise self.error(f"stopped at the {self.max_tokens}-token limit",
+                                         "raise NOTEBOT_LLM_MAX_TOKENS for longer answers")
+                    return
+                if received + len(value) > self.max_chars:
+                    yield value[: self.max_chars - received]
+                    raise self.error(f"sent more than {self.max_chars} characters",
+                                     "raise NOTEBOT_LLM_MAX_CHARS for longer answers")
+                received += len(value)
+                yield value
+        finally:
+            stop.set()  # the worker stops at its next chunk; closing the response wakes it sooner
+            for response in opened:
+                with suppress(Exception):
+                    response.close()
+
+    def _work(self, payload: dict, inbox: queue.Queue, stop: threading.Event, opened: list) -> None:
+        started = False
+        try:
+            finish = None
+            for content, finish_reason in self._chat(payload, opened):
+                if stop.is_set():
+                    return
+                started = True
+                finish = finish_reason or finish
+                if content:
+                    inbox.put(("text", content))
+            inbox.put(("end", finish))
+        except Exception as problem:  # noqa: BLE001 - every failure reaches the caller as one LLMError
+            if not stop.is_set():
+                inbox.put(("error", self._as_llm_error(problem, started)))
+
+    # --- the request, through the openai client ---------------------------------------------------
+
+    def _chat(self, payload: dict, opened: list) -> Iterator[tuple[str, str | None]]:
+        """(content, finish_reason) pairs. A parameter the model rejects is dropped and the request resent."""
+        import openai
+
+        while True:
+            try:
+                yield from self._request(payload, opened)
+                return
+            except openai.BadRequestError as problem:
+                text = f"{problem.message} {problem.body}".lower()
+                if "temperature" in text and "temperature" in payload:
+                    del payload["temperature"]  # OpenAI's reasoning models take only the default
+                elif "max_tokens" in text and "max_tokens" in payload:
+                    payload["max_completion_tokens"] = payload.pop("max_tokens")  # its newer name
+                else:
+                    raise
+
+    def _request(self, payload: dict, opened: list) -> Iterator[tuple[str, str | None]]:
+        raw = self._openai().chat.completions.with_raw_response.create(**payload, extra_headers=self._headers())
+        response = raw.http_response
+        opened.append(response)
+        if "text/event-stream" not in response.headers.get("content-type", ""):
+            body = response.read()
+            # A server that ignored "stream", or sent its events labelled as JSON.
+            if not (payload["stream"] and body.lstrip().startswith(b"data:")):
+                yield self._completion(body)
+                return
+        with raw.parse() as chunks:
+            for chunk in chunks:
+                choice = chunk.choices[0] if chunk.choices else None  # a usage-only chunk has none
+                if choice is not None:
+                    yield (choice.delta.content if choice.delta else None) or "", choice.finish_reason
+
+    def _completion(self, body: bytes) -> tuple[str, str | None]:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise self._unreadable() from None
+        if isinstance(data, dict) and data.get("error"):
+            raise self.error(f"reported an error: {_short(self._scrub(_error_text(data)))}",
+                             "check the model name (NOTEBOT_LLM_MODEL) and server logs")
+        try:
+            choice = data["choices"][0]
+            return str(choice["message"]["content"] or ""), choice.get("finish_reason")
+        except (KeyError, IndexError, TypeError):
+            raise self._unreadable() from None
+
+    def _openai(self):
+        if self._client is None:
+            import openai  # only the LLM path pays for it
+
+            # An explicit key, never OPENAI_API_KEY from the environment: that key is not for this endpoint.
+            # Environment proxies (HTTPS_PROXY, NO_PROXY) apply, as in any httpx client.
+            self._client = openai.OpenAI(base_url=self._endpoint, api_key=self._api_key or "no-key",
+                                         timeout=self.timeout, max_retries=self.retries,
+                                         default_query=self._query or None)
+        return self._client
+
+    def _headers(self) -> dict:
+        import openai
+
+        # Without a key no Authorization header at all: a placeholder could reach a proxy's logs.
+        return {} if self._api_key else {"Authorization": openai.Omit()}
+
+    # --- errors ---------------------------------------------------------------------------------
+
+    def _as_llm_error(self, problem: BaseException, started: bool) -> LLMError:
+        import openai
+
+        if isinstance(problem, LLMError):
+            return problem
         fix_url = "start the model server or fix NOTEBOT_LLM_BASE_URL"
-        if isinstance(exc, TimeoutError):
-            what = "stopped sending" if started else "did not answer"
-            return self._error(
-                f"{what} within {self.timeout:g} s",
+        if isinstance(problem, openai.APITimeoutError):
+            return self.error(
+                f"{'stopped sending' if started else 'did not answer'} within {self.timeout:g} s",
                 "check that the server is up and the model is loaded, or raise NOTEBOT_LLM_TIMEOUT",
             )
-        if isinstance(exc, ConnectionRefusedError):
-            return self._error("refused the connection (nothing is listening there)", fix_url)
-        if isinstance(exc, socket.gaierror):
-            return self._error(f"has a host name that does not resolve ({self._host})", fix_url)
-        if isinstance(exc, ssl.SSLError):
-            name = type(exc).__name__
-            return self._error(f"failed the TLS handshake ({name})", "check the https URL and its certificate")
-        what = "closed the connection mid-answer" if started else "could not be reached"
-        return self._error(f"{what} ({type(exc).__name__}: {exc})", fix_url)
+        if isinstance(problem, openai.APIConnectionError):
+            cause = _root_cause(problem)
+            if isinstance(cause, ConnectionRefusedError):
+                return self.error("refused the connection (nothing is listening there)", fix_url)
+            if isinstance(cause, socket.gaierror):
+                return self.error(f"has a host name that does not resolve ({urlsplit(self._endpoint).hostname})", fix_url)
+            if isinstance(cause, ssl.SSLError):
+                return self.error(f"failed the TLS handshake ({type(cause).__name__})", "check the https URL and its certificate")
+            what = "closed the connection mid-answer" if started else "could not be reached"
+            return self.error(f"{what} ({type(cause).__name__}: {_short(self._scrub(str(cause)))})", fix_url)
+        if isinstance(problem, openai.APIStatusError):
+            return self._status_error(problem)
+        if isinstance(problem, openai.APIError):  # an error object inside the stream
+            return self.error(f"reported an error: {_short(self._scrub(_error_text(problem.body) or problem.message))}",
+                              "check the model name (NOTEBOT_LLM_MODEL) and server logs")
+        return self._unreadable()
 
-    def _http_error(self, response: http.client.HTTPResponse) -> LLMError:
-        status = response.status
-        try:
-            body = response.read(64 * 1024).decode("utf-8", errors="replace")
-        except (OSError, http.client.HTTPException):
-            body = ""
-        try:
-            detail = _error_text(json.loads(body))
-        except ValueError:
-            detail = body
+    def _status_error(self, problem) -> LLMError:
+        status = problem.status_code
+        detail = _error_text(problem.body) if problem.body else ""
         detail = _short(self._scrub(detail))  # scrub before cutting, or a cut key would slip through
         if status in (401, 403):
             hint = "check NOTEBOT_LLM_API_KEY"
@@ -400,23 +471,17 @@ class LLMAnswerer:
             hint = "the server is rate limiting; wait and retry"
         else:
             hint = "check the server logs, the model name (NOTEBOT_LLM_MODEL) and NOTEBOT_LLM_BASE_URL"
-        what = f"answered HTTP {status} {response.reason}" + (f": {detail}" if detail else "")
-        return self._error(what, hint, status=status)
-
-    def _reported(self, data) -> LLMError:
-        """An error object sent with status 200 (in a stream, or as the whole body)."""
-        detail = _short(self._scrub(_error_text(data)))
-        return self._error(f"reported an error: {detail}", "check the model name (NOTEBOT_LLM_MODEL) and server logs")
+        what = f"answered HTTP {status} {problem.response.reason_phrase}" + (f": {detail}" if detail else "")
+        return self.error(what, hint, status=status)
 
     def _unreadable(self) -> LLMError:
-        return self._error(
+        return self.error(
             "sent a response that is not an OpenAI chat completion",
             "check that NOTEBOT_LLM_BASE_URL points at an OpenAI-compatible API (it usually ends in /v1)",
         )
 
     def _scrub(self, text: str) -> str:
-        text = _BEARER.sub("Bearer ***", text)
-        return text.replace(self._api_key, "***") if self._api_key else text
+        return _BEARER.sub("Bearer ***", scrub(text, self._secrets))
 
 
 def _error_text(data) -> str:
@@ -436,9 +501,28 @@ def _short(text: str) -> str:
     return text if len(text) <= MAX_ERROR_BODY_CHARS else text[:MAX_ERROR_BODY_CHARS] + "…"
 
 
-def _without_userinfo(url: str) -> str:
-    """http://user:secret@host/v1 -> http://host/v1, so a URL is safe to show."""
-    return re.sub(r"^(\w+://)[^/@]*@", r"\1", url)
+def _root_cause(problem: BaseException) -> BaseException:
+    """The innermost exception: the OSError under the httpx error under the openai one."""
+    while (problem.__cause__ or problem.__context__) is not None:
+        problem = problem.__cause__ or problem.__context__
+    return problem
+
+
+def _scrub_stream(deltas: Iterable[str], secrets: list[str]) -> Iterator[str]:
+    """Deltas with secrets replaced, even a secret split across deltas: text that could be the start
+    of a secret is held back until the next delta shows what it is."""
+    if not secrets:
+        yield from deltas
+        return
+    held = ""
+    for delta in deltas:
+        text = scrub(held + delta, secrets)
+        keep = max((n for s in secrets for n in range(1, min(len(s), len(text) + 1)) if text.endswith(s[:n])), default=0)
+        held = text[len(text) - keep:] if keep else ""
+        if text[: len(text) - keep]:
+            yield text[: len(text) - keep]
+    if held:
+        yield held
 
 
 def _first_line(text: str) -> str:
