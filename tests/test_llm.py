@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from openai_server import OpenAIServer, Reply, closed_port_url, completion, error, slow, stream
+from openai_server import OpenAIServer, Reply, closed_port_url, completion, endless, error, slow, stream
 
 from notebot.errors import NotebotError
 from notebot.answer.llm import (
@@ -462,3 +462,283 @@ def test_ask_rewrites_a_follow_up_with_the_llm_before_searching(server, index_se
     assert answer.text == "写入 1MB/s，读取 2MB/s [1]。"
     rewrite, answering = server.requests
     assert rewrite.body["stream"] is False and answering.body["stream"] is True
+
+
+# --- limits: max_tokens, a length cap, one deadline per answer; never a hang --------------------------
+
+
+def test_max_tokens_is_sent_with_every_request(server):
+    server.script(stream("a [1]"), completion("What is S3?"))
+    llm = answerer(server, max_tokens=321)
+    list(llm.stream("q", HITS, "en"))
+    llm.rewrite_followup("and it?", [("What is S3?", "Storage [1].")])
+    assert [r.body["max_tokens"] for r in server.requests] == [321, 321]
+
+
+def test_the_default_max_tokens_comes_from_settings():
+    llm = LLMAnswerer.from_settings(Settings.load(environ={"NOTEBOT_LLM_MAX_TOKENS": "77"}, llm_base_url="http://h/v1", llm_model="m"))
+    assert llm.max_tokens == 77
+
+
+def test_a_rejected_max_tokens_is_resent_as_max_completion_tokens(server):
+    body = '{"error": {"message": "Unsupported parameter: \'max_tokens\' is not supported with this model. Use \'max_completion_tokens\' instead."}}'
+    server.script(error(400, body), stream("ok [1]"))
+    assert "".join(answerer(server, max_tokens=50).stream("q", HITS, "en")) == "ok [1]"
+    assert server.requests[1].body["max_completion_tokens"] == 50 and "max_tokens" not in server.requests[1].body
+
+
+def test_an_endless_stream_is_cut_at_the_length_cap(server):
+    server.script(endless("la " * 10))
+    received, started = "", time.monotonic()
+    with pytest.raises(LLMError, match="more than 300 characters") as caught:
+        for delta in answerer(server, max_chars=300, deadline=5.0).stream("q", HITS, "en"):
+            received += delta
+    assert len(received) == 300 and received.startswith("la la")
+    assert "NOTEBOT_LLM_MAX_CHARS" in caught.value.hint
+    assert time.monotonic() - started < 3.0
+
+
+def test_keep_alives_without_tokens_end_at_the_deadline_though_no_read_times_out(server):
+    server.script(endless(chunk_delay=0.1))  # a comment every 0.1 s: the 0.5 s read timeout never fires
+    started = time.monotonic()
+    with pytest.raises(LLMError, match="1 s deadline") as caught:
+        list(answerer(server, deadline=1.0).stream("q", HITS, "en"))
+    assert 0.9 < time.monotonic() - started < 2.5
+    assert "NOTEBOT_LLM_DEADLINE" in caught.value.hint
+
+
+def test_ask_ends_an_endless_answer_at_the_deadline_with_what_arrived_and_says_so(server, index_settings):
+    from notebot.answer import ask
+
+    index, settings = index_settings
+    server.script(endless("5TB [1] ", chunk_delay=0.05))
+    started = time.monotonic()
+    answer = ask(index, "S3 单个对象最大多大？", llm_settings(settings, server.base_url, llm_deadline=1.0))
+    assert time.monotonic() - started < 2.5
+    assert answer.answerer == "llm" and answer.text.startswith("5TB [1] 5TB [1]") and answer.text.endswith("…")
+    assert "incomplete" in answer.notice and "NOTEBOT_LLM_DEADLINE" in answer.notice
+
+
+def test_the_follow_up_rewrite_and_the_answer_share_one_deadline(server, index_settings):
+    from notebot.answer import ask
+
+    index, settings = index_settings
+    server.script(slow(0.4, completion("What is the max size of an S3 object?")), endless(chunk_delay=0.1))
+    started = time.monotonic()
+    answer = ask(index, "and its max size?", llm_settings(settings, server.base_url, llm_deadline=1.0),
+                 [("What is S3?", "Object storage [1].")])
+    assert time.monotonic() - started < 1.8  # 1 s in all, not 1 s for the rewrite plus 1 s for the answer
+    assert answer.answerer == "extractive" and "deadline" in answer.notice
+
+
+def test_a_model_stopped_by_max_tokens_keeps_its_text_with_a_notice(server, index_settings):
+    from notebot.answer import ask
+
+    index, settings = index_settings
+    server.script(Reply(chunks=["S3 objects go up to 5TB [1], and"], finish="length"))
+    answer = ask(index, "S3 单个对象最大多大？", llm_settings(settings, server.base_url))
+    assert answer.answerer == "llm" and answer.text.startswith("S3 objects go up to 5TB [1], and")
+    assert "NOTEBOT_LLM_MAX_TOKENS" in answer.notice
+
+
+def test_a_transient_server_error_is_retried_by_the_client(server):
+    server.script(error(503, '{"error": "loading model"}'), stream("ok [1]"))
+    assert "".join(answerer(server, retries=1).stream("q", HITS, "en")) == "ok [1]"
+    assert len(server.requests) == 2
+
+
+def test_llm_answers_cannot_take_every_ui_worker(server, index_settings):
+    from notebot.apps.ui import LLM_BUSY, LLM_SLOTS, NotebotApp
+
+    index, settings = index_settings
+    app = NotebotApp(llm_settings(settings, server.base_url, llm_deadline=5.0))
+    server.script(*[endless("la ", chunk_delay=0.05, limit=3.0) for _ in range(LLM_SLOTS)])
+    running = [app.ask("S3 单个对象最大多大？", [], 3, "hybrid", "llm") for _ in range(LLM_SLOTS)]
+    for answers in running:
+        next(answers)  # each holds an LLM slot while it streams
+    started = time.monotonic()
+    *_, answer = app.ask("S3 单个对象最大多大？", [], 3, "hybrid", "llm")
+    assert time.monotonic() - started < 1.0
+    assert answer.answerer == "extractive" and LLM_BUSY in answer.notice and "5TB" in answer.text
+    for answers in running:
+        answers.close()  # a closed stream gives its slot back
+    server.script(stream("最大 5TB [1]。"))
+    *_, answer = app.ask("S3 单个对象最大多大？", [], 3, "hybrid", "llm")
+    assert answer.answerer == "llm"
+
+
+# --- an empty answer, an answer that cites nothing ---------------------------------------------------
+
+
+def test_an_llm_that_returns_nothing_falls_back_to_the_extractive_answer_with_a_notice(server, index_settings):
+    from notebot.answer import ask
+
+    index, settings = index_settings
+    server.script(stream("<think>hmm</think>", "  "))
+    answer = ask(index, "S3 单个对象最大多大？", llm_settings(settings, server.base_url))
+    assert answer.answerer == "extractive" and "5TB" in answer.text
+    assert "empty answer" in answer.notice and "extractive" in answer.notice
+
+
+def test_an_answer_of_only_invented_citations_falls_back(server, index_settings):
+    from notebot.answer import ask
+
+    index, settings = index_settings
+    server.script(stream("[7]"))
+    answer = ask(index, "S3 单个对象最大多大？", llm_settings(settings, server.base_url))
+    assert answer.answerer == "extractive" and "5TB" in answer.text and "citations" in answer.notice
+
+
+def test_an_answer_that_cites_nothing_is_kept_with_a_notice(server, index_settings):
+    from notebot.answer import ask
+
+    index, settings = index_settings
+    server.script(stream("S3 objects can be up to 5TB."))
+    answer = ask(index, "S3 单个对象最大多大？", llm_settings(settings, server.base_url))
+    assert answer.answerer == "llm" and answer.text == "S3 objects can be up to 5TB."
+    assert "cites no passage" in answer.notice
+
+
+# --- secrets: the key and URL credentials are sent, never shown ---------------------------------------
+
+URL_PASSWORD, URL_TOKEN = "pw-Zq81xLm0", "qk-55e1d2c3b4a5"
+
+
+def secret_url(base_url: str) -> str:
+    return base_url.replace("http://", f"http://alice:{URL_PASSWORD}@") + f"?api-key={URL_TOKEN}&api-version=2024-06-01"
+
+
+def assert_no_secret(text: str) -> None:
+    for secret in (KEY, URL_PASSWORD, URL_TOKEN):
+        assert secret not in text
+
+
+def test_a_key_echoed_in_the_answer_is_scrubbed_even_when_split_across_deltas(server):
+    server.script(stream("Your key is sk-test-", "KEY-7f3a", "9c1e5b, and objects go to 5TB [1]."))
+    deltas = list(answerer(server, key=KEY).stream("q", HITS, "en"))
+    assert "".join(deltas) == "Your key is ***, and objects go to 5TB [1]."
+    assert not any(KEY[:10] in d for d in deltas)
+
+
+def test_a_key_echoed_in_a_rewritten_question_is_scrubbed(server):
+    server.script(completion(f"What is {KEY}?"))
+    assert answerer(server, key=KEY).rewrite_followup("and it?", [("q", "a")]) == "What is ***?"
+
+
+def test_url_credentials_and_query_reach_the_server_but_never_show(server):
+    server.script(stream(f"echo {URL_TOKEN} and {URL_PASSWORD} [1]"), error(500, f'{{"error": "bad {URL_TOKEN} {URL_PASSWORD}"}}'))
+    llm = answerer(server, base_url=secret_url(server.base_url))
+    answer = "".join(llm.stream("q", HITS, "en"))
+    request = server.requests[0]
+    assert request.path == f"/v1/chat/completions?api-key={URL_TOKEN}&api-version=2024-06-01"
+    assert request.headers["authorization"].startswith("Basic ")  # user:password@ is HTTP basic auth
+    assert answer == "echo *** and *** [1]"
+    with pytest.raises(LLMError) as caught:
+        list(llm.stream("q", HITS, "en"))
+    assert "500" in caught.value.message
+    shown = [llm.describe(), repr(llm), caught.value.message, caught.value.hint, str(caught.value)]
+    assert_no_secret("\n".join(shown))
+    assert llm.describe() == f"qwen2.5:7b @ {server.base_url.replace('http://', 'http://***@')}"
+
+
+def test_settings_redacted_hides_url_credentials_and_secret_query_values():
+    settings = Settings.load(environ={}, llm_base_url=secret_url("http://10.0.0.5:8000/v1"), llm_api_key=KEY)
+    shown = settings.redacted()
+    assert shown["llm_base_url"] == "http://***@10.0.0.5:8000/v1?api-key=***&api-version=2024-06-01"
+    assert_no_secret(str(shown))
+
+
+def test_an_invalid_base_url_with_credentials_is_reported_without_them():
+    with pytest.raises(NotebotError) as caught:
+        LLMAnswerer(f"ftp://alice:{URL_PASSWORD}@host/v1?token={URL_TOKEN}", "m")
+    assert_no_secret(str(caught.value))
+
+
+def test_the_ui_label_hides_url_secrets(index_settings):
+    from notebot.apps.ui import NotebotApp
+
+    _, settings = index_settings
+    label = NotebotApp(llm_settings(settings, secret_url("http://10.0.0.5:8000/v1"))).llm_label()
+    assert "10.0.0.5:8000/v1" in label
+    assert_no_secret(label)
+
+
+def test_cli_notes_errors_eval_json_and_report_never_show_url_secrets(index_settings, tmp_path, monkeypatch, capsys):
+    import json
+
+    from notebot.apps.cli import main
+
+    _, settings = index_settings
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text(json.dumps({"id": "q1", "lang": "zh", "question": "S3 单个对象最大多大？", "file": "aws.md",
+                              "evidence": ["Object最大*5TB*"], "keywords": ["5TB"], "answer": "5TB", "kind": "number"},
+                             ensure_ascii=False) + "\n", encoding="utf-8")
+    environ = {"NOTEBOT_INDEX_DIR": str(settings.index_dir), "NOTEBOT_ANSWERER": "llm", "NOTEBOT_LLM_MODEL": "m",
+               "NOTEBOT_LLM_BASE_URL": secret_url(closed_port_url()), "NOTEBOT_LLM_API_KEY": KEY, "NOTEBOT_LLM_RETRIES": "0"}
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    outputs = []
+    for argv, code in [
+        (["ask", "S3 单个对象最大多大？"], 0),
+        (["eval", str(qa), "--answers", "--json", "--report", str(tmp_path / "report.md")], 0),
+        (["ask", "q", "--llm-base-url", f"ftp://alice:{URL_PASSWORD}@h/v1?key={URL_TOKEN}"], 1),
+    ]:
+        assert main(argv) == code
+        outputs.append(capsys.readouterr())
+    assert "note: the LLM failed" in outputs[0].err and "5TB" in outputs[0].out
+    assert json.loads(outputs[1].out)["settings"]["llm_base_url"].startswith("http://***@127.0.0.1:")
+    assert outputs[2].err.startswith("error: LLM base URL")
+    report = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "llm_base_url" in report
+    assert_no_secret("\n".join([o.out + o.err for o in outputs] + [report]))
+
+
+def test_search_and_extractive_answers_never_import_openai(index_settings):
+    import subprocess
+    import sys
+
+    index, settings = index_settings
+    code = (
+        "import sys; from notebot.answer import ask; from notebot.store.local import LocalIndex; "
+        "from notebot.settings import Settings; "
+        f"ask(LocalIndex.load({str(settings.index_dir)!r}), 'S3?', Settings.load(environ={{}}, embedder='hash')); "
+        "print('openai' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "False", result.stderr
+
+
+def test_environment_proxies_are_used(server, monkeypatch):
+    # The test server plays the proxy: a proxied http request names the full URL in its request line.
+    monkeypatch.setenv("HTTP_PROXY", server.base_url.rsplit("/v1", 1)[0])
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    server.script(stream("via proxy [1]"))
+    llm = LLMAnswerer("http://llm.example.invalid/v1", "m", timeout=TIMEOUT, retries=0)
+    assert "".join(llm.stream("q", HITS, "en")) == "via proxy [1]"
+    assert server.requests[0].path == "http://llm.example.invalid/v1/chat/completions"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://127.0.0.1:11434/v1", "http://127.0.0.1:11434/v1"),
+        ("https://user:pa%40ss@host/v1", "https://***@host/v1"),
+        ("https://TOKEN123@host/v1", "https://***@host/v1"),
+        ("https://host/v1?api-key=abc&api-version=1", "https://host/v1?api-key=***&api-version=1"),
+        ("https://h/v1?key=k1234&token=t1234&access_token=a1234&sig=s1234&x=1", "https://h/v1?key=***&token=***&access_token=***&sig=***&x=1"),
+        ("host:8000/v1?apikey=abc", "host:8000/v1?apikey=***"),  # not even a URL yet: still redacted
+    ],
+)
+def test_redact_url_hides_userinfo_and_secret_query_values(url, shown):
+    from notebot.redact import redact_url, url_secrets
+
+    assert redact_url(url) == shown
+    for secret in url_secrets(url):
+        assert secret not in redact_url(url).replace("***", "")
+
+
+@pytest.mark.parametrize("name", ["NOTEBOT_LLM_DEADLINE", "NOTEBOT_LLM_MAX_TOKENS", "NOTEBOT_LLM_MAX_CHARS", "NOTEBOT_LLM_TIMEOUT"])
+def test_llm_limits_must_be_positive(name):
+    with pytest.raises(NotebotError, match=f"{name}=0"):
+        Settings.load(environ={name: "0"})

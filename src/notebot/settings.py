@@ -62,9 +62,13 @@ class Settings:
         return replace(self, corpus_dir=Path(self.corpus_dir), index_dir=Path(self.index_dir))
 
     def _check_llm_limits(self) -> None:
-        limits = [("NOTEBOT_LLM_TIMEOUT", self.llm_timeout, 0.001, 3600), ("NOTEBOT_LLM_DEADLINE", self.llm_deadline, 0.001, 86400),
-                  ("NOTEBOT_LLM_MAX_TOKENS", self.llm_max_tokens, 1, 1_000_000), ("NOTEBOT_LLM_MAX_CHARS", self.llm_max_chars, 1, 10_000_000),
-                  ("NOTEBOT_LLM_RETRIES", self.llm_retries, 0, 10)]
+        limits = [
+            ("NOTEBOT_LLM_TIMEOUT", self.llm_timeout, 0.001, 3600),
+            ("NOTEBOT_LLM_DEADLINE", self.llm_deadline, 0.001, 86400),
+            ("NOTEBOT_LLM_MAX_TOKENS", self.llm_max_tokens, 1, 1_000_000),
+            ("NOTEBOT_LLM_MAX_CHARS", self.llm_max_chars, 1, 10_000_000),
+            ("NOTEBOT_LLM_RETRIES", self.llm_retries, 0, 10),
+        ]
         for name, value, low, high in limits:
             if not low <= value <= high:
                 raise NotebotError(f"{name}={value} is out of range", f"set it between {low:g} and {high:g}, or unset it")

@@ -312,6 +312,7 @@ class LLMAnswerer:
 
     def _run(self, payload: dict) -> Iterator[str]:
         """Content deltas from a worker thread, stopped at the deadline or the length cap."""
+        self._openai()  # importing openai takes a second or more the first time: not the server's fault
         if self._first_request is None:
             self._first_request = time.monotonic()
         deadline = self._first_request + self.deadline
@@ -351,13 +352,14 @@ class LLMAnswerer:
         started = False
         try:
             finish = None
-            for content, finish_reason in self._chat(payload, opened):
-                if stop.is_set():
-                    return
-                started = True
-                finish = finish_reason or finish
-                if content:
-                    inbox.put(("text", content))
+            with closing(self._chat(payload, opened)) as chunks:
+                for content, finish_reason in chunks:
+                    if stop.is_set():
+                        return
+                    started = True
+                    finish = finish_reason or finish
+                    if content:
+                        inbox.put(("text", content))
             inbox.put(("end", finish))
         except Exception as problem:  # noqa: BLE001 - every failure reaches the caller as one LLMError
             if not stop.is_set():

@@ -23,6 +23,8 @@ EXAMPLES = ["DynamoDB 的 item 最大多大？", "Can Kinesis Data Firehose stor
 EMPTY_QUESTION = "请输入一个问题。Please type a question first."
 FAILURE = "抱歉，出错了，请稍后再试。Sorry, something went wrong — please try again. (details are in the server log)"
 CITATION = re.compile(r"\[(\d{1,3})\]")
+LLM_SLOTS = 2  # LLM answers at once: of the queue's 4 workers, 2 always stay free for offline answers
+LLM_BUSY = "the LLM is busy with other answers; this is the offline extractive answer"
 
 
 class NotebotApp:
@@ -33,6 +35,7 @@ class NotebotApp:
         self._index = None
         self._swap = threading.Lock()
         self._building = threading.Lock()  # one re-index at a time
+        self._llm_slots = threading.BoundedSemaphore(LLM_SLOTS)
 
     @property
     def index(self):
@@ -75,7 +78,17 @@ class NotebotApp:
         from ..answer import ask_stream
 
         settings = replace(self.settings, k=int(k), mode=mode, answerer=answerer)
-        yield from ask_stream(self.index, question, settings, history)
+        if answerer != "llm":
+            yield from ask_stream(self.index, question, settings, history)
+        elif self._llm_slots.acquire(blocking=False):
+            try:
+                yield from ask_stream(self.index, question, settings, history)
+            finally:
+                self._llm_slots.release()
+        else:  # never queue behind slow LLM answers
+            *_, answer = ask_stream(self.index, question, replace(settings, answerer="extractive"), history)
+            answer.notice = "; ".join(filter(None, [LLM_BUSY, answer.notice]))
+            yield answer
 
     def describe_index(self) -> str:
         try:
