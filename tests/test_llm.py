@@ -742,3 +742,13 @@ def test_redact_url_hides_userinfo_and_secret_query_values(url, shown):
 def test_llm_limits_must_be_positive(name):
     with pytest.raises(NotebotError, match=f"{name}=0"):
         Settings.load(environ={name: "0"})
+
+
+def test_request_logs_show_the_url_without_its_secrets(server, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    server.script(stream("ok [1]"))
+    list(answerer(server, key=KEY, base_url=secret_url(server.base_url)).stream("q", HITS, "en"))
+    assert "/v1/chat/completions?api-key=***" in caplog.text  # the request was logged, its secret was not
+    assert_no_secret(caplog.text)

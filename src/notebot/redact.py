@@ -7,6 +7,7 @@ redact_url(); text that may echo a secret (server errors, model answers) goes th
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from urllib.parse import unquote
@@ -15,6 +16,7 @@ REDACTED = "***"
 # Query parameter names that carry credentials: api-key, api_key, key, token, access_token, sig, password…
 SECRET_PARAM = re.compile(r"(?i)(key|token|secret|passw|pwd|auth|sig|credential|session)")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+_URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"'<>]+")
 
 
 def redact_url(url: str) -> str:
@@ -64,3 +66,21 @@ def _split(url: str) -> tuple[str, str | None, str, str, str]:
 def _redact_param(param: str) -> str:
     name, sep, _ = param.partition("=")
     return f"{name}={REDACTED}" if sep and SECRET_PARAM.search(name) else param
+
+
+class RedactURLs(logging.Filter):
+    """A log filter that redacts every URL in a record (httpx logs each request's full URL at INFO)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "://" in message:
+            record.msg, record.args = _URL_IN_TEXT.sub(lambda m: redact_url(m[0]), message), ()
+        return True
+
+
+def redact_logged_urls(*logger_names: str) -> None:
+    """Put a RedactURLs filter on these loggers, once."""
+    for name in logger_names:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactURLs) for f in logger.filters):
+            logger.addFilter(RedactURLs())

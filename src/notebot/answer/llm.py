@@ -20,11 +20,12 @@ import ssl
 import threading
 import time
 from contextlib import closing, suppress
+from functools import lru_cache
 from typing import TYPE_CHECKING, Iterable, Iterator
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from ..errors import NotebotError
-from ..redact import redact_url, scrub, url_secrets
+from ..redact import redact_logged_urls, redact_url, scrub, url_secrets
 
 if TYPE_CHECKING:
     from ..records import Hit
@@ -416,13 +417,8 @@ class LLMAnswerer:
 
     def _openai(self):
         if self._client is None:
-            import openai  # only the LLM path pays for it
-
-            # An explicit key, never OPENAI_API_KEY from the environment: that key is not for this endpoint.
-            # Environment proxies (HTTPS_PROXY, NO_PROXY) apply, as in any httpx client.
-            self._client = openai.OpenAI(base_url=self._endpoint, api_key=self._api_key or "no-key",
-                                         timeout=self.timeout, max_retries=self.retries,
-                                         default_query=self._query or None)
+            self._client = _shared_client(self._endpoint, self._api_key, self.timeout, self.retries,
+                                          tuple(self._query.items()))
         return self._client
 
     def _headers(self) -> dict:
@@ -501,6 +497,19 @@ def _short(text: str) -> str:
     """Server text for a one-line message: whitespace collapsed, capped."""
     text = " ".join(text.split())
     return text if len(text) <= MAX_ERROR_BODY_CHARS else text[:MAX_ERROR_BODY_CHARS] + "…"
+
+
+@lru_cache(maxsize=8)
+def _shared_client(endpoint: str, api_key: str, timeout: float, retries: int, query: tuple):
+    """One openai client per endpoint and settings, reused across answers, as its docs advise: a new one
+    costs ~0.1 s (it loads the TLS trust store) and starts with no open connection."""
+    import openai  # only the LLM path pays for it
+
+    redact_logged_urls("httpx2", "httpx", "openai")  # httpx logs each request's URL, query included
+    # An explicit key, never OPENAI_API_KEY from the environment: that key is not for this endpoint.
+    # Environment proxies (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) apply, as in any httpx client.
+    return openai.OpenAI(base_url=endpoint, api_key=api_key or "no-key", timeout=timeout, max_retries=retries,
+                         default_query=dict(query) or None)
 
 
 def _root_cause(problem: BaseException) -> BaseException:
