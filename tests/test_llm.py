@@ -646,6 +646,7 @@ def test_settings_redacted_hides_url_credentials_and_secret_query_values():
     shown = settings.redacted()
     assert shown["llm_base_url"] == "http://***@10.0.0.5:8000/v1?api-key=***&api-version=2024-06-01"
     assert_no_secret(str(shown))
+    assert_no_secret(repr(settings))
 
 
 def test_an_invalid_base_url_with_credentials_is_reported_without_them():

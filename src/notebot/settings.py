@@ -73,6 +73,9 @@ class Settings:
             if not low <= value <= high:
                 raise NotebotError(f"{name}={value} is out of range", f"set it between {low:g} and {high:g}, or unset it")
 
+    def __repr__(self) -> str:  # settings can end up in logs and tracebacks: never with a secret
+        return f"Settings({', '.join(f'{k}={v!r}' for k, v in self.redacted().items())})"
+
     def redacted(self) -> dict:
         """Settings for reports and logs: paths as text; the API key, the login and URL secrets never shown."""
         data = {f.name: getattr(self, f.name) for f in fields(self)}
