@@ -753,3 +753,10 @@ def test_request_logs_show_the_url_without_its_secrets(server, caplog):
     list(answerer(server, key=KEY, base_url=secret_url(server.base_url)).stream("q", HITS, "en"))
     assert "/v1/chat/completions?api-key=***" in caplog.text  # the request was logged, its secret was not
     assert_no_secret(caplog.text)
+
+
+def test_each_answer_gets_a_deadline_of_its_own(server):
+    llm = answerer(server, deadline=1.0)
+    for _ in range(3):
+        server.script(stream("a", " b [1]", chunk_delay=0.2))
+        assert "".join(llm.stream("q", HITS, "en")) == "a b [1]"  # 3 × 0.4 s > 1 s, each answer < 1 s

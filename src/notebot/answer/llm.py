@@ -206,9 +206,9 @@ def _squash(text: str) -> str:
 class LLMAnswerer:
     """A chat model behind an OpenAI-compatible endpoint, through the official `openai` client.
 
-    One instance serves one answer: the follow-up rewrite and the answer share one deadline, counted
-    from the first request. Requests run in a worker thread so the deadline holds even against a
-    server that trickles bytes forever (the client's own timeout is per read).
+    The follow-up rewrite and the answer share one deadline, counted from the first request after the
+    previous answer. Requests run in a worker thread so the deadline holds even against a server that
+    trickles bytes forever (the client's own timeout is per read).
     """
 
     name = "llm"
@@ -268,10 +268,13 @@ class LLMAnswerer:
         """
         produced = False
         deltas = self._run(self._payload(build_messages(question, hits, lang, history), stream=True))
-        with closing(deltas), closing(_drop_thinking(deltas)) as visible:
-            for delta in _scrub_stream(visible, self._answer_secrets):
-                produced = produced or bool(delta.strip())
-                yield delta
+        try:
+            with closing(deltas), closing(_drop_thinking(deltas)) as visible:
+                for delta in _scrub_stream(visible, self._answer_secrets):
+                    produced = produced or bool(delta.strip())
+                    yield delta
+        finally:
+            self._first_request = None  # the next answer gets a deadline of its own
         if not produced:
             raise self.error(
                 "returned an empty answer", f"check that {self.model!r} is a chat model that answers in text"
@@ -514,8 +517,11 @@ def _shared_client(endpoint: str, api_key: str, timeout: float, retries: int, qu
 
 def _root_cause(problem: BaseException) -> BaseException:
     """The innermost exception: the OSError under the httpx error under the openai one."""
-    while (problem.__cause__ or problem.__context__) is not None:
-        problem = problem.__cause__ or problem.__context__
+    for _ in range(20):  # a chain is a few links long; never follow a cycle
+        inner = problem.__cause__ or problem.__context__
+        if inner is None:
+            break
+        problem = inner
     return problem
 
 
