@@ -33,6 +33,7 @@ class Reply:
     sse_content_type: bool = True
     finish: str = "stop"  # the last chunk's finish_reason ("length": max_tokens reached)
     forever: float = 0.0  # > 0: repeat `chunks` (or, if empty, keep-alive comments) for this long
+    hang_up: bool = False  # close the connection after the chunks, mid-stream (no finish, no [DONE])
 
 
 def stream(*chunks: str, chunk_delay: float = 0.0) -> Reply:
@@ -190,6 +191,10 @@ class OpenAIServer:
                 handler.wfile.flush()
             else:
                 event(chunk({"content": text}))
+        if reply.hang_up:
+            handler.close_connection = True
+            handler.connection.shutdown(socket.SHUT_RDWR)
+            return
         event(chunk({}, finish=reply.finish))
         event("[DONE]")
         handler.wfile.write(b"0\r\n\r\n")

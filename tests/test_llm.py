@@ -541,6 +541,16 @@ def test_a_model_stopped_by_max_tokens_keeps_its_text_with_a_notice(server, inde
     assert "NOTEBOT_LLM_MAX_TOKENS" in answer.notice
 
 
+def test_a_connection_lost_mid_answer_keeps_the_text_that_arrived_with_a_notice(server, index_settings):
+    from notebot.answer import ask
+
+    index, settings = index_settings
+    server.script(Reply(chunks=["S3 objects go up ", "to 5TB [1]"], hang_up=True))
+    answer = ask(index, "S3 单个对象最大多大？", llm_settings(settings, server.base_url))
+    assert answer.answerer == "llm" and answer.text == "S3 objects go up to 5TB [1] …"
+    assert "incomplete" in answer.notice and "closed the connection mid-answer" in answer.notice
+
+
 def test_a_transient_server_error_is_retried_by_the_client(server):
     server.script(error(503, '{"error": "loading model"}'), stream("ok [1]"))
     assert "".join(answerer(server, retries=1).stream("q", HITS, "en")) == "ok [1]"
