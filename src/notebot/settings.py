@@ -34,6 +34,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 7860
     auth: str = ""  # "user:password" turns on the web UI's login
+    lock_timeout: float = 60.0  # seconds a second index run waits for the one writing the index
 
     @classmethod
     def load(cls, environ: dict[str, str] | None = None, **flags) -> "Settings":
@@ -59,6 +60,10 @@ class Settings:
         self._check_llm_limits()
         if self.auth and ":" not in self.auth:
             raise NotebotError("NOTEBOT_AUTH must look like user:password", "set it as user:password or unset it")
+        if Path(self.index_dir).exists() and not Path(self.index_dir).is_dir():
+            raise NotebotError(f"index folder {self.index_dir} is a file", "pass a folder with --index-dir or NOTEBOT_INDEX_DIR (it is created if missing)")
+        if self.lock_timeout < 0:
+            raise NotebotError(f"NOTEBOT_LOCK_TIMEOUT {self.lock_timeout:g} is negative", "set it to the seconds to wait, 0 for no wait")
         return replace(self, corpus_dir=Path(self.corpus_dir), index_dir=Path(self.index_dir))
 
     def _check_llm_limits(self) -> None:

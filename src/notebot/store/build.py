@@ -23,6 +23,7 @@ from ..records import Chunk
 from ..settings import Settings
 from .cache import EmbeddingCache, cache_key
 from .lexical import BM25
+from .lock import writer_lock
 from .local import CACHE_FILE, FORMAT_VERSION, MANIFEST, read_manifest, write_index
 
 EMBED_BATCH = 16
@@ -30,7 +31,13 @@ EMBED_BATCH = 16
 
 def build_index(settings: Settings, progress: Progress | None = None, rebuild: bool = False,
                 warn: Callable[[str], None] = lambda message: None) -> dict:
-    """Index settings.corpus_dir into settings.index_dir; returns a report of what was done."""
+    """Index settings.corpus_dir into settings.index_dir; returns a report of what was done.
+    One writer at a time per index folder: a second one waits for the first (store/lock.py)."""
+    with writer_lock(settings.index_dir, settings.lock_timeout, warn):
+        return _build_index(settings, progress, rebuild, warn)
+
+
+def _build_index(settings: Settings, progress: Progress | None, rebuild: bool, warn: Callable[[str], None]) -> dict:
     started = time.perf_counter()
     progress = progress or silent
     index_dir = Path(settings.index_dir)
