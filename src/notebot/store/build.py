@@ -58,7 +58,7 @@ def _build_index(settings: Settings, progress: Progress | None, rebuild: bool, w
 
     index_dir.mkdir(parents=True, exist_ok=True)
     embedder = get_embedder(embedder_name)
-    vectors, embedded = _embed_with_cache(embedder, chunks, index_dir / CACHE_FILE, rebuild, progress)
+    vectors, embedded = _embed_with_cache(embedder, chunks, index_dir / CACHE_FILE, rebuild, progress, warn)
     progress("lexical", 0, 1)
     lexical = BM25.build([chunk.embed_text for chunk in chunks], settings.tokenizer)
     progress("lexical", 1, 1)
@@ -103,8 +103,9 @@ def _same_build(manifest: dict, embedder_name: str, config: ChunkerConfig, token
             and manifest["tokenizer"] == tokenizer and manifest["corpus"]["fingerprint"] == fingerprint)
 
 
-def _embed_with_cache(embedder: Embedder, chunks: list[Chunk], cache_path: Path, rebuild: bool, progress: Progress):
-    cache = EmbeddingCache(cache_path)
+def _embed_with_cache(embedder: Embedder, chunks: list[Chunk], cache_path: Path, rebuild: bool, progress: Progress,
+                      warn: Callable[[str], None]):
+    cache = EmbeddingCache(cache_path, warn)
     try:
         if rebuild:
             cache.clear()
