@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import unicodedata
+import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,12 +13,22 @@ from ..records import Document
 NOTE_SUFFIXES = (".md", ".markdown", ".txt")
 
 
-def find_note_files(corpus_dir: Path) -> list[Path]:
+def find_note_files(corpus_dir: Path, warn: Callable[[str], None] = lambda message: None) -> list[Path]:
+    """Note files in sorted path order; a file whose name is not UTF-8 is skipped with a warning naming its bytes."""
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
         raise NotebotError(f"corpus folder {corpus_dir} does not exist", "create it and put your .md notes in it, or pass another folder")
-    files = [p for p in corpus_dir.rglob("*") if p.is_file() and p.suffix.lower() in NOTE_SUFFIXES]
-    files = [p for p in files if not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)]
+    files = []
+    for path in corpus_dir.rglob("*"):
+        relative = path.relative_to(corpus_dir)
+        if any(part.startswith(".") for part in relative.parts) or path.suffix.lower() not in NOTE_SUFFIXES or not path.is_file():
+            continue
+        try:
+            relative.as_posix().encode("utf-8")  # undecodable bytes arrive as lone surrogates (PEP 383)
+        except UnicodeEncodeError:
+            warn(f"skipped {os.fsencode(relative)!r}: its name is not UTF-8 (rename the file to include it)")
+            continue
+        files.append(path)
     return sorted(files, key=lambda p: p.relative_to(corpus_dir).as_posix())
 
 
@@ -25,7 +36,7 @@ def load_corpus(corpus_dir: Path, warn: Callable[[str], None] = lambda message: 
     """Documents in sorted path order; undecodable files are skipped with a warning naming them."""
     corpus_dir = Path(corpus_dir)
     documents = []
-    for path in find_note_files(corpus_dir):
+    for path in find_note_files(corpus_dir, warn):
         relative = path.relative_to(corpus_dir).as_posix()
         try:
             text, encoding = decode_note(path.read_bytes())
@@ -42,11 +53,17 @@ def load_corpus(corpus_dir: Path, warn: Callable[[str], None] = lambda message: 
 
 
 def decode_note(data: bytes) -> tuple[str, str]:
-    """UTF-8 (BOM stripped), else GB18030 when the result reads as text; anything else is refused.
+    """UTF-8 (BOM stripped); else GB18030 or CP1252 only on evidence; anything else is refused.
 
-    GB18030 accepts many byte strings that are not Chinese text, so its result must look like
-    text (mostly CJK, ASCII and common punctuation) before we trust it. No latin-1 fallback: it
-    never fails, which is exactly how mojibake gets into an index.
+    Both legacy codecs accept byte strings that are not text in them (Latin-1 "Grüße" decodes as
+    GB18030 "Gr\ue3eae"), so the bytes must look like the language, not merely decode:
+    - GB18030: most non-ASCII characters are GB2312's common part (punctuation, full-width forms and
+      the 3,755 level-1 hanzi, which carry almost all of written Chinese). Latin-1 letters are bytes
+      0xC0-0xFF followed by ASCII, which never forms one of those.
+    - CP1252 (Windows Western, a superset of Latin-1's letters): the text is mostly ASCII and its other
+      characters are Latin letters or common punctuation, in short runs, as in "Größe" or "façade";
+      Chinese read as CP1252 is long runs of symbols.
+    No latin-1 fallback: it never fails, which is exactly how mojibake gets into an index.
     """
     if b"\x00" in data:
         raise UnicodeDecodeError("utf-8", data, 0, 1, "binary file (contains NUL bytes)")
@@ -54,22 +71,35 @@ def decode_note(data: bytes) -> tuple[str, str]:
         return data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
         pass
-    try:
-        text = data.decode("gb18030")
-    except UnicodeDecodeError:
-        raise UnicodeDecodeError("utf-8", data, 0, 1, "neither UTF-8 nor GB18030 text") from None
-    if not _reads_as_text(text):
-        raise UnicodeDecodeError("utf-8", data, 0, 1, "neither UTF-8 nor GB18030 text")
-    return text, "gb18030"
+    for encoding, looks_right in (("gb18030", _reads_as_chinese), ("cp1252", _reads_as_western)):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if looks_right(text):
+            return text, encoding
+    raise UnicodeDecodeError("utf-8", data, 0, 1, "not UTF-8, and neither GB18030 nor CP1252 fit its bytes")
 
 
-def _reads_as_text(text: str) -> bool:
-    if not text:
+def _reads_as_chinese(text: str) -> bool:
+    foreign = [ch for ch in text if not ch.isascii()]
+    if not foreign:
         return True
-    plausible = 0
-    for ch in text:
-        if ch.isascii() or "\u4e00" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef":
-            plausible += 1
-        elif unicodedata.category(ch)[0] in "LPN" and not ("\ue000" <= ch <= "\uf8ff"):
-            plausible += 0.5
-    return plausible / len(text) >= 0.9
+    common = 0
+    for ch in foreign:
+        code = ch.encode("gb18030")
+        if len(code) == 2 and 0xA1 <= code[1] <= 0xFE and (0xA1 <= code[0] <= 0xA9 or 0xB0 <= code[0] <= 0xD7):
+            common += 1
+    return common / len(foreign) >= 0.8
+
+
+WESTERN_PUNCTUATION = set("\u00a0‘’‚“”„–—…•€£¥¢«»°±×÷·§©®™¡¿´¨²³¹¼½¾µºª†‡‰‹›¦¬¯¸")
+WESTERN_RUN = re.compile(r"[^\x00-\x7f]{4,}")
+
+
+def _reads_as_western(text: str) -> bool:
+    foreign = [ch for ch in text if not ch.isascii()]
+    if not all(ch in WESTERN_PUNCTUATION or ("\u00c0" <= ch <= "\u024f" and ch.isalpha()) for ch in foreign):
+        return False
+    accented = sum(ch.isalpha() for ch in foreign)
+    return accented <= 0.3 * sum(ch.isalpha() for ch in text) and not WESTERN_RUN.search(text)
