@@ -1,3 +1,5 @@
+import pytest
+
 from notebot.apps.upload import MAX_UPLOAD_BYTES, safe_name, save_upload
 
 
@@ -39,8 +41,9 @@ def test_wrong_type_too_big_or_undecodable_is_refused(tmp_path):
     assert not corpus.exists() or not any(corpus.iterdir())
 
 
-def test_gbk_upload_is_stored_as_utf8(tmp_path):
-    source = tmp_path / "gbk"
-    source.write_bytes("# 数据湖\n对象存储".encode("gbk"))
-    assert save_upload(source, "lake.md", tmp_path / "c") == "added lake.md (converted from GB18030)"
-    assert (tmp_path / "c" / "lake.md").read_text(encoding="utf-8") == "# 数据湖\n对象存储"
+@pytest.mark.parametrize("text, codec, label", [("# 数据湖\n对象存储", "gbk", "GB18030"), ("# Größe\nCrème brûlée", "cp1252", "CP1252")])
+def test_a_legacy_encoded_upload_is_stored_byte_for_byte(tmp_path, text, codec, label):
+    source = tmp_path / "note"
+    source.write_bytes(text.encode(codec))
+    assert save_upload(source, "note.md", tmp_path / "c") == f"added note.md ({label} text, kept as given)"
+    assert (tmp_path / "c" / "note.md").read_bytes() == text.encode(codec)

@@ -31,7 +31,7 @@ def save_upload(source: Path, original_name: str, corpus_dir: Path) -> str:
     if len(data) > MAX_UPLOAD_BYTES:
         return f"skipped {original_name}: larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB"
     try:
-        text, encoding = decode_note(data)
+        _, encoding = decode_note(data)
     except UnicodeDecodeError as problem:
         return f"skipped {original_name}: {problem.reason} (save it as UTF-8)"
     corpus_dir = Path(corpus_dir)
@@ -40,10 +40,10 @@ def save_upload(source: Path, original_name: str, corpus_dir: Path) -> str:
     stem, suffix = target.stem, target.suffix
     number = 1
     while target.exists():
-        if target.read_bytes() == text.encode("utf-8"):
+        if target.read_bytes() == data:
             return f"{original_name} is already in the notes as {target.name}"
         number += 1
         target = corpus_dir / f"{stem}-{number}{suffix}"
-    target.write_text(text, encoding="utf-8")  # stored as UTF-8 whatever it came in
-    note = "" if encoding == "utf-8" else f" (converted from {encoding.upper()})"
+    target.write_bytes(data)  # the user's bytes as given: an encoding is never rewritten on a guess
+    note = "" if encoding == "utf-8" else f" ({encoding.upper()} text, kept as given)"
     return f"added {target.name}{note}"

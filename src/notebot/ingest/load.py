@@ -102,4 +102,4 @@ def _reads_as_western(text: str) -> bool:
     if not all(ch in WESTERN_PUNCTUATION or ("\u00c0" <= ch <= "\u024f" and ch.isalpha()) for ch in foreign):
         return False
     accented = sum(ch.isalpha() for ch in foreign)
-    return accented <= 0.3 * sum(ch.isalpha() for ch in text) and not WESTERN_RUN.search(text)
+    return accented <= 0.4 * sum(ch.isalpha() for ch in text) and not WESTERN_RUN.search(text)
