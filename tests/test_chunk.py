@@ -72,3 +72,15 @@ def test_chunk_ids_are_stable_when_another_section_changes():
     before = {c.heading_path: c.id for c in chunks_of("# A\none\n# B\ntwo")}
     after = {c.heading_path: c.id for c in chunks_of("# A\none, edited\n# B\ntwo")}
     assert before["B"] == after["B"] and before["A"] != after["A"]
+
+
+def test_a_longer_fence_holding_a_shorter_one_closes_only_at_its_own_length():
+    text = ("# Markdown tips\n````markdown\n```python\n# inside the example\n```\n# still inside\n````\n"
+            "## Tables\n| a | b |\n# Next\n~~~\n```\n# inside tildes\n~~~\ntext after\n")
+    chunks = chunks_of(text)
+    assert [(c.heading_path, c.line_start, c.line_end) for c in chunks] == [
+        ("Markdown tips", 1, 7),
+        ("Markdown tips > Tables", 8, 9),
+        ("Next", 10, 15),
+    ]
+    assert "# still inside" in chunks[0].text and "# inside tildes" in chunks[2].text

@@ -29,7 +29,7 @@ class ChunkerConfig:
     max_heading_level: int = 6
 
     def to_json(self) -> dict:
-        return {"name": "heading-blocks-v1", **asdict(self)}  # bump the version when chunks change
+        return {"name": "heading-blocks-v2", **asdict(self)}  # bump the version when chunks change
 
 
 @dataclass
@@ -56,8 +56,8 @@ def _sections(text: str, max_level: int) -> list[_Section]:
     for number, line in enumerate(text.splitlines(keepends=True), start=1):
         marker = FENCE.match(line)
         if fence is None and marker:
-            fence = marker.group(1)[0] * 3
-        elif fence is not None and marker and line.strip().startswith(fence):
+            fence = marker.group(1)
+        elif fence is not None and _closes(line, fence):
             fence = None
         elif fence is None and (heading := HEADING.match(line)) and len(heading.group(1)) <= max_level:
             level = len(heading.group(1))
@@ -65,6 +65,12 @@ def _sections(text: str, max_level: int) -> list[_Section]:
             sections.append(_Section(tuple(title for _, title in stack), []))
         sections[-1].lines.append((number, line))
     return sections
+
+
+def _closes(line: str, fence: str) -> bool:
+    """CommonMark: only a run of the opening fence's character, at least as long, and nothing after it."""
+    marker = FENCE.match(line)
+    return bool(marker) and marker.group(1)[0] == fence[0] and len(marker.group(1)) >= len(fence) and not line[marker.end():].strip()
 
 
 def _clean_title(title: str) -> str:
@@ -81,7 +87,7 @@ def _blocks(lines: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
     for number, line in lines:
         if fence is not None:
             current.append((number, line))
-            if FENCE.match(line) and line.strip().startswith(fence):
+            if _closes(line, fence):
                 fence = None
             continue
         if not line.strip():
@@ -102,7 +108,7 @@ def _blocks(lines: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
         current.append((number, line))
         kind = line_kind
         if marker:
-            fence = marker.group(1)[0] * 3
+            fence = marker.group(1)
     if current:
         blocks.append(current)
     return blocks
