@@ -130,3 +130,14 @@ def test_report_has_tables_failures_and_a_chart(indexed, tmp_path):
     assert '"embedder"' in text
     png = (tmp_path / "out" / "report.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 5000
+
+
+@pytest.mark.parametrize("line, problem", [
+    (json.dumps({**GOOD[0], "file": ["aws.md"]}), "qa.jsonl:4: field 'file' should be a string"),
+    ("[" * 100_000 + "]" * 100_000, "qa.jsonl:4: nested too deeply"),
+    ('{"id": ' * 100_000 + "1" + "}" * 100_000, "qa.jsonl:4: nested too deeply"),
+], ids=["list-file", "deep-list", "deep-object"])
+def test_hostile_lines_are_one_line_errors_naming_the_line(indexed, tmp_path, capsys, line, problem):
+    assert main(["eval", str(write_qa(tmp_path, GOOD, [line])), "--index-dir", str(indexed)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and problem in err[0]

@@ -100,6 +100,8 @@ def _parse(path: Path, number: int, line: str) -> Question:
         data = json.loads(line)
     except json.JSONDecodeError as problem:
         raise bad(f"not valid JSON ({problem.msg})") from None
+    except RecursionError:
+        raise bad("nested too deeply to be a question") from None
     if not isinstance(data, dict):
         raise bad("expected a JSON object")
     for name, kind in (("id", str), ("lang", str), ("question", str), ("kind", str), ("evidence", list), ("keywords", list)):
@@ -107,6 +109,9 @@ def _parse(path: Path, number: int, line: str) -> Question:
             raise bad(f"missing field {name!r}")
         if not isinstance(data[name], kind):
             raise bad(f"field {name!r} should be a {'string' if kind is str else 'list'}")
+    for name in ("file", "answer"):
+        if not isinstance(data.get(name, ""), str):
+            raise bad(f"field {name!r} should be a string")
     if data["lang"] not in LANGS:
         raise bad(f"unknown lang {data['lang']!r} (use {', '.join(LANGS)})")
     if data["kind"] not in KINDS:
