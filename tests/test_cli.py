@@ -116,3 +116,22 @@ def test_search_imports_neither_gradio_nor_torch(indexed):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "NOTEBOT_EMBEDDER": "hash"})
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stderr
+
+
+def test_index_dir_pointing_at_a_file_is_a_one_line_error(write_notes, tmp_path):
+    corpus, not_a_folder = write_notes(NOTES), tmp_path / "index.txt"
+    not_a_folder.write_text("my notes about indexes\n")
+    assert_one_line_error(run("index", str(corpus), "--index-dir", str(not_a_folder)), "is a file")
+    assert_one_line_error(run("search", "S3", "--index-dir", str(not_a_folder)), "is a file")
+    assert not_a_folder.read_text() == "my notes about indexes\n"
+
+
+def test_an_embedder_whose_dimension_changed_is_a_one_line_error(indexed, monkeypatch, capsys):
+    from notebot.apps.cli import main
+    from notebot.embed.hashing import HashingEmbedder
+
+    monkeypatch.setattr(HashingEmbedder, "dim", 128)  # the model behind the index's embedder name changed
+    monkeypatch.setenv("NOTEBOT_EMBEDDER", "hash")
+    assert main(["search", "S3", "--index-dir", str(indexed), "--mode", "vector"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "128-dimensional" in err[0] and "256-dimensional" in err[0] and "--rebuild" in err[0]

@@ -104,7 +104,14 @@ class LocalIndex:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = get_embedder(self.manifest["embedder"]["name"])
+            embedder = get_embedder(self.manifest["embedder"]["name"])
+            if embedder.dim != self.vectors.d:  # the model behind the name changed (an st: folder replaced)
+                raise NotebotError(
+                    f"embedder {embedder.name!r} now gives {embedder.dim}-dimensional vectors, the index in "
+                    f"{self.index_dir} holds {self.vectors.d}-dimensional ones",
+                    "rebuild it with: notebot index --rebuild",
+                )
+            self._embedder = embedder
         return self._embedder
 
     def vector_search(self, vector: np.ndarray, n: int) -> Scored:
