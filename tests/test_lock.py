@@ -55,13 +55,14 @@ def test_a_second_index_run_waits_for_the_first_to_finish(write_notes, tmp_path)
     corpus, index_dir = write_notes(NOTES), tmp_path / "index"
     holder = hold_lock(index_dir)
     second = notebot("index", str(corpus), "--index-dir", str(index_dir), timeout=60)
-    time.sleep(1.0)
+    notice = second.stderr.readline()
+    assert notice.startswith(f"warning: waiting up to 60 s for pid {holder.pid} on ")
+    time.sleep(0.5)
     assert second.poll() is None  # still waiting
     holder.stdin.close()
     holder.wait(timeout=10)
     _, stderr = second.communicate(timeout=60)
     assert second.returncode == 0, stderr
-    assert f"waiting up to 60 s for pid {holder.pid}" in stderr
     assert len(Index.load(index_dir).chunks) == 3
 
 
@@ -87,3 +88,12 @@ def test_two_index_runs_at_once_leave_a_whole_index(write_notes, tmp_path):
     assert len(index.chunks) == 3
     data_files = [p for p in index_dir.iterdir() if p.name.split("-", 1)[0] in ("chunks", "vectors", "lexical")]
     assert sorted(p.name for p in data_files) == sorted(index.manifest["files"].values())
+
+
+def test_an_index_folder_that_cannot_be_written_is_a_one_line_error(write_notes, tmp_path):
+    corpus, blocker = write_notes(NOTES), tmp_path / "file"
+    blocker.write_text("a file where a folder should be")
+    run = notebot("index", str(corpus), "--index-dir", str(blocker / "index"))
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 1 and "Traceback" not in stderr
+    assert stderr.startswith("error: cannot write to the index folder") and len(stderr.strip().splitlines()) == 1

@@ -31,9 +31,13 @@ def writer_lock(index_dir: Path, timeout: float, notice: Callable[[str], None] =
     import fcntl
 
     index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
     path = index_dir / LOCK_FILE
-    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as problem:
+        raise NotebotError(f"cannot write to the index folder {index_dir} ({problem.strerror})",
+                           "make it writable, free some space, or pass another --index-dir") from None
     try:
         deadline = time.monotonic() + timeout
         waited = False
