@@ -69,3 +69,27 @@ def test_damage_found_at_write_keeps_what_this_run_already_read(tmp_path):
     fresh = EmbeddingCache(path)
     assert len(fresh.get_many([*old, "new"])) == 101
     fresh.close()
+
+
+def test_a_cache_that_cannot_grow_is_a_one_line_error_and_the_index_stays(write_notes, hash_settings):
+    import os
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    corpus = write_notes(notes(3))
+    settings = hash_settings(corpus)
+    build_index(settings)
+    write_notes({f"more{i:03d}.md": f"# More {i}\nanother note {i}\n" for i in range(400)})
+
+    def small_files():  # files may not grow past 200 KB: the cache's next batch hits the limit
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+
+    run = subprocess.run([sys.executable, "-m", "notebot", "index", str(corpus), "--index-dir", str(settings.index_dir)],
+                         env={**os.environ, "NOTEBOT_EMBEDDER": "hash"}, preexec_fn=small_files,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    assert run.stderr.startswith("error: cannot write the embedding cache")
+    assert len(Index.load(settings.index_dir).chunks) == 3

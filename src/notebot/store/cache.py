@@ -14,7 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import NotebotError
+
 DAMAGE = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+CANNOT_WRITE = ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CANTOPEN")  # the disk, not the file
 
 
 def cache_key(embedder_name: str, text: str) -> str:
@@ -74,6 +77,9 @@ class EmbeddingCache:
         try:
             return operation(*args)
         except sqlite3.DatabaseError as problem:
+            if getattr(problem, "sqlite_errorname", "").startswith(CANNOT_WRITE):
+                raise NotebotError(f"cannot write the embedding cache {self.path} ({problem})",
+                                   "free some space or make the index folder writable, then index again") from None
             if not _is_damage(problem):
                 raise
             self._set_aside(problem)
