@@ -22,7 +22,7 @@ EPILOG = """settings also come from environment variables: NOTEBOT_CORPUS_DIR, N
 NOTEBOT_EMBEDDER, NOTEBOT_TOKENIZER, NOTEBOT_MODE, NOTEBOT_K, NOTEBOT_ANSWERER, NOTEBOT_LLM_BASE_URL, NOTEBOT_LLM_MODEL,
 NOTEBOT_LLM_API_KEY, NOTEBOT_LLM_TIMEOUT (s per read, 60), NOTEBOT_LLM_DEADLINE (s per answer, 120),
 NOTEBOT_LLM_MAX_TOKENS (1024), NOTEBOT_LLM_MAX_CHARS (8000), NOTEBOT_LLM_RETRIES (1), NOTEBOT_HOST, NOTEBOT_PORT,
-NOTEBOT_AUTH (flags win). Proxies: HTTPS_PROXY, HTTP_PROXY, NO_PROXY apply to the LLM endpoint."""
+NOTEBOT_AUTH, NOTEBOT_LOCK_TIMEOUT (s a second `index` waits for the one writing the index, 60) (flags win). Proxies: HTTPS_PROXY, HTTP_PROXY, NO_PROXY apply to the LLM endpoint."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--embedder", help="e5-small-q4 (default), st:<model name or path>, or hash")
 
     index = commands.add_parser("index", parents=[common], help="index a folder of notes (incremental)",
-                                description="Index .md/.markdown/.txt notes; unchanged text is never re-embedded.")
+                                description="Index .md/.markdown/.txt notes; unchanged text is never re-embedded. "
+                                "One index run at a time per index folder: a second one waits NOTEBOT_LOCK_TIMEOUT seconds.")
     index.add_argument("corpus", nargs="?", type=Path, help="notes folder (default: corpus)")
     index.add_argument("--rebuild", action="store_true", help="re-embed everything, ignoring the cache")
     index.add_argument("--tokenizer", choices=TOKENIZERS, help="lexical tokenizer for Chinese (default cjk-bigram-v1)")
