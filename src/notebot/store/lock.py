@@ -57,7 +57,10 @@ def writer_lock(index_dir: Path, timeout: float, notice: Callable[[str], None] =
                     waited = True
                 time.sleep(POLL_SECONDS)
         _record_holder(handle)
-        yield
+        try:
+            yield
+        finally:
+            os.ftruncate(handle, 0)  # no stale name for the next waiter to show
     finally:
         os.close(handle)  # closing the descriptor releases the lock
 
@@ -69,9 +72,11 @@ def _record_holder(handle: int) -> None:
         "command": " ".join([os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python", *sys.argv[1:]])[:200],
         "since": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    data = json.dumps(holder).encode()
-    os.ftruncate(handle, 0)
-    os.pwrite(handle, data, 0)
+    try:
+        os.ftruncate(handle, 0)
+        os.pwrite(handle, json.dumps(holder).encode(), 0)
+    except OSError:
+        pass  # a full disk: the lock still holds, only its holder's name is missing from messages
 
 
 def describe_holder(path: Path) -> str:
