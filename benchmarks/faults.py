@@ -339,8 +339,11 @@ def main() -> None:
     parser.add_argument("--wide", type=Path, help="more notes for the bigger-corpus cases (../shared/corpus-wide)")
     parser.add_argument("--seed-cache", type=Path, help="an e5 embedding cache holding these notes' vectors, to seed the e5 cases from")
     parser.add_argument("--pairs", type=int, default=10)
+    parser.add_argument("--src", type=Path, help="run the notebot under test from this checkout (its src/), for a before/after table")
     parser.add_argument("--only", help="run only the cases whose name contains one of these comma-separated words")
     args = parser.parse_args()
+    if args.src:
+        ENV["PYTHONPATH"] = str(args.src.resolve() / "src")
     OUT.mkdir(parents=True, exist_ok=True)
 
     seed, seeded = None, 0
@@ -374,7 +377,7 @@ def main() -> None:
         ("cache: bad pages, `index --rebuild`", lambda: damaged_cache(big, rebuild=True)),
         ("data file: flipped bytes in vectors (item 3)", lambda: damaged_data_file(args.corpus, "vectors")),
         ("data file: truncated chunks (item 3)", lambda: damaged_data_file(args.corpus, "chunks")),
-        ("readers during rebuilds (item 4)", lambda: readers_during_rebuild(big, 8)),
+        ("readers during rebuilds (item 4)", lambda: readers_during_rebuild(args.corpus, 20)),
         ("disk full while growing the cache", lambda: disk_full(args.corpus, "cache")),
         ("disk full while writing data files (item 5)", lambda: disk_full(args.corpus, "data")),
         ("read-only index folder (item 5)", lambda: read_only(args.corpus)),
