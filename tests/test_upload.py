@@ -1,6 +1,7 @@
 import pytest
 
-from notebot.apps.upload import MAX_UPLOAD_BYTES, safe_name, save_upload
+from notebot.apps.upload import MAX_UPLOAD_BYTES, MB, safe_name, save_upload, save_uploads
+from notebot.store.build import build_index
 
 
 def test_names_lose_folders_and_odd_characters_but_keep_chinese():
@@ -47,3 +48,30 @@ def test_a_legacy_encoded_upload_is_stored_byte_for_byte(tmp_path, text, codec, 
     source.write_bytes(text.encode(codec))
     assert save_upload(source, "note.md", tmp_path / "c") == f"added note.md ({label} text, kept as given)"
     assert (tmp_path / "c" / "note.md").read_bytes() == text.encode(codec)
+
+
+def write_upload(folder, name: str, megabytes: float):
+    path = folder / name
+    path.write_bytes(b"# Note\n" + b"x" * int(megabytes * MB - 7))
+    return path, name
+
+
+def test_one_upload_request_is_capped_as_a_whole(tmp_path):
+    files = [write_upload(tmp_path, f"n{i}.md", 4) for i in range(3)]
+    lines = save_uploads(files, tmp_path / "corpus", max_request_mb=10, max_corpus_mb=100)
+    assert lines == ["nothing added: this upload is 12.0 MB, more than the 10 MB allowed at once "
+                     "— add fewer files at a time (NOTEBOT_UPLOAD_MAX_MB)"]
+    assert not (tmp_path / "corpus").exists()
+
+
+def test_uploads_stop_when_the_notes_folder_would_pass_its_cap(tmp_path, write_notes):
+    corpus = write_notes({"old.md": "x" * int(7 * MB)})
+    files = [write_upload(tmp_path, "a.md", 2), write_upload(tmp_path, "b.md", 2)]
+    assert save_uploads(files, corpus, max_request_mb=10, max_corpus_mb=10) == [
+        "added a.md", "skipped b.md: the notes folder would grow past 10 MB (NOTEBOT_CORPUS_MAX_MB)"]
+
+
+def test_identical_chunk_texts_are_embedded_once(write_notes, hash_settings):
+    section = "## Limits\n\n- Lambda 最长运行 15 分钟\n\n"
+    report = build_index(hash_settings(write_notes({"a.md": "# Lambda\n\n" + section * 3})))
+    assert report["chunks"] == 3 and report["embedded"] == 1, "three identical sections, one embedding"

@@ -35,6 +35,10 @@ class Settings:
     port: int = 7860
     auth: str = ""  # "user:password" turns on the web UI's login
     lock_timeout: float = 60.0  # seconds a second index run waits for the one writing the index
+    upload_max_mb: float = 10.0  # per upload request (one file is at most 5 MB)
+    corpus_max_mb: float = 100.0  # uploads are refused once the notes folder would pass this
+    login_max_failures: int = 5  # wrong passwords in a row from one address before it is locked out
+    login_lockout_seconds: float = 300.0
 
     @classmethod
     def load(cls, environ: dict[str, str] | None = None, **flags) -> "Settings":
@@ -64,6 +68,9 @@ class Settings:
             raise NotebotError(f"index folder {self.index_dir} is a file", "pass a folder with --index-dir or NOTEBOT_INDEX_DIR (it is created if missing)")
         if self.lock_timeout < 0:
             raise NotebotError(f"NOTEBOT_LOCK_TIMEOUT {self.lock_timeout:g} is negative", "set it to the seconds to wait, 0 for no wait")
+        for name in ("upload_max_mb", "corpus_max_mb", "login_max_failures", "login_lockout_seconds"):
+            if getattr(self, name) <= 0:
+                raise NotebotError(f"NOTEBOT_{name.upper()}={getattr(self, name)} must be positive", "set a number above 0 or unset it")
         return replace(self, corpus_dir=Path(self.corpus_dir), index_dir=Path(self.index_dir))
 
     def _check_llm_limits(self) -> None:

@@ -1,7 +1,8 @@
 """The `notebot` command: index, search, info, ask, eval, serve.
 
 stdout carries data, stderr progress and warnings. Errors are one line; exit codes: 0 ok,
-1 error, 2 bad usage.
+1 error, 2 bad usage. Note text shown to a person goes through printable() (no terminal escapes);
+--json output is exact JSON.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ..errors import NotebotError
 from ..progress import ProgressBar
 from ..settings import ANSWERERS, MODES, Settings
 from ..tokenize import TOKENIZERS
+from .terminal import printable
 
 EPILOG = """settings also come from environment variables: NOTEBOT_CORPUS_DIR, NOTEBOT_INDEX_DIR,
 NOTEBOT_EMBEDDER, NOTEBOT_TOKENIZER, NOTEBOT_MODE, NOTEBOT_K, NOTEBOT_ANSWERER, NOTEBOT_LLM_BASE_URL, NOTEBOT_LLM_MODEL,
@@ -92,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             return {"eval": evaluate.run, "serve": ui.run}[args.command](args, settings)
         return handler(args, settings)
     except NotebotError as problem:
-        print(f"error: {problem}", file=sys.stderr)
+        print(f"error: {printable(str(problem))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("error: interrupted — the previous index (if any) is intact", file=sys.stderr)
@@ -102,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
+    print(f"warning: {printable(message)}", file=sys.stderr)
 
 
 def cmd_index(args, settings: Settings) -> int:
@@ -129,8 +131,8 @@ def cmd_search(args, settings: Settings) -> int:
             print(json.dumps({"rank": hit.rank, **hit.citation(), "text": hit.chunk.text}, ensure_ascii=False))
         else:
             c = hit.chunk
-            print(f"{hit.rank}. {c.file} › {c.heading_path or '(top)'} › lines {c.line_start}-{c.line_end}  (score {hit.score:.3f})")
-            print(f"   {snippet(c.text, args.query)}\n")
+            say(f"{hit.rank}. {c.file} › {c.heading_path or '(top)'} › lines {c.line_start}-{c.line_end}  (score {hit.score:.3f})")
+            say(f"   {snippet(c.text, args.query)}\n")
     return 0
 
 
@@ -141,37 +143,46 @@ def cmd_info(args, settings: Settings) -> int:
     if args.json:
         print(json.dumps(manifest, ensure_ascii=False, indent=2))
         return 0
-    print(f"index      {settings.index_dir}")
-    print(f"corpus     {manifest['corpus']['dir']}  ({manifest['counts']['files']} files, {manifest['counts']['chunks']} chunks)")
-    print(f"embedder   {manifest['embedder']['name']} ({manifest['embedder']['dim']} dims)")
-    print(f"chunker    {manifest['chunker']}")
-    print(f"tokenizer  {manifest['tokenizer']}")
-    print(f"built      {manifest['built_at']} by notebot {manifest['notebot_version']} (format {manifest['format_version']})")
+    say(f"index      {settings.index_dir}")
+    say(f"corpus     {manifest['corpus']['dir']}  ({manifest['counts']['files']} files, {manifest['counts']['chunks']} chunks)")
+    say(f"embedder   {manifest['embedder']['name']} ({manifest['embedder']['dim']} dims)")
+    say(f"chunker    {manifest['chunker']}")
+    say(f"tokenizer  {manifest['tokenizer']}")
+    say(f"built      {manifest['built_at']} by notebot {manifest['notebot_version']} (format {manifest['format_version']})")
     for entry in manifest["corpus"]["files"]:
-        print(f"  {entry['chunks']:5d} chunks  {entry['path']}" + ("" if entry["encoding"] == "utf-8" else f"  [{entry['encoding']}]"))
+        say(f"  {entry['chunks']:5d} chunks  {entry['path']}" + ("" if entry["encoding"] == "utf-8" else f"  [{entry['encoding']}]"))
     return 0
 
 
 def cmd_ask(args, settings: Settings) -> int:
     from ..answer import ask_stream, format_sources
+    from ..answer.quoted import citations_with_passages
     from ..store import open_index
 
+    if not args.question.strip():
+        raise NotebotError("the question is empty", 'type a question, e.g. notebot ask "S3 对象最大多大？"')
     index = open_index(settings)
     answer = None
     shown = 0
     for answer in ask_stream(index, args.question, settings):
         if not args.json and sys.stdout.isatty():
-            sys.stdout.write(answer.text[shown:])
+            text = printable(answer.text)
+            sys.stdout.write(text[shown:])
             sys.stdout.flush()
-            shown = len(answer.text)
+            shown = len(text)
     if args.json:
-        print(json.dumps(answer.to_json(), ensure_ascii=False))
+        print(json.dumps(answer.to_json() | {"citations": citations_with_passages(answer)}, ensure_ascii=False))
         return 0
-    print(answer.text[shown:])
+    say(printable(answer.text)[shown:])
     if answer.notice:
-        print(f"note: {answer.notice}", file=sys.stderr)
-    print(format_sources(answer))
+        print(f"note: {printable(answer.notice)}", file=sys.stderr)
+    say(format_sources(answer))
     return 0
+
+
+def say(text: str) -> None:
+    """Print text meant for a person: whatever a note holds, no control characters reach the terminal."""
+    print(printable(text))
 
 
 def snippet(text: str, query: str, width: int = 160) -> str:

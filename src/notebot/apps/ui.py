@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 import re
 import sys
+import tempfile
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,6 +28,15 @@ FAILURE = "抱歉，出错了，请稍后再试。Sorry, something went wrong �
 CITATION = re.compile(r"\[(\d{1,3})\]")
 LLM_SLOTS = 2  # LLM answers at once: of the queue's 4 workers, 2 always stay free for offline answers
 LLM_BUSY = "the LLM is busy with other answers; this is the offline extractive answer"
+MAX_API_K = 20
+MODE_HELP = ("hybrid（推荐）：语义 + 关键词 · meaning and keywords together (recommended); vector：只看语义，能跨语言找同义表达 · "
+             "meaning only, finds paraphrases across languages; lexical：只看关键词 (BM25) · exact words only")
+RELEVANCE_HELP = ("相关度：与本次最相关段落相比 · relevance compared with the best passage for this question "
+                  "(raw scores differ by retrieval mode, so only the comparison within one answer means something)")
+# Gradio phones home unless told not to (analytics, a version check, HF telemetry); nothing leaves
+# the machine unless an LLM endpoint is configured.
+OFFLINE_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
+               "GRADIO_SSR_MODE": "False"}
 
 
 class NotebotApp:
@@ -110,35 +122,59 @@ class NotebotApp:
 # ---- rendering -----------------------------------------------------------------------------
 
 def render_answer(answer) -> str:
-    """Answer markdown with [n] turned into links to the passage panel."""
-    text = CITATION.sub(lambda m: f"[[{m.group(1)}]](#src-{m.group(1)})" if int(m.group(1)) <= len(answer.hits) else m.group(0),
-                        answer.text)
+    """The answer as safe HTML: the quoted note text is markdown rendered with raw HTML escaped and no
+    images (a note can hold a login form or remote media; the chat must never show them), and each
+    [n] a link to its passage in the sources panel."""
+    body = note_markdown().render(answer.text)
+    body = CITATION.sub(lambda m: f'<a class="nb-cite" href="#src-{m.group(1)}">[{m.group(1)}]</a>'
+                        if 1 <= int(m.group(1)) <= len(answer.hits) else m.group(0), body)
     if answer.notice:
-        text += f"\n\n> ℹ️ {answer.notice}"
-    return text
+        body += f'<blockquote><p>ℹ️ {html.escape(answer.notice)}</p></blockquote>'
+    # One line, so the chat's markdown renderer takes it as a single HTML block (newlines inside <pre> kept).
+    return '<div class="nb-answer">' + body.replace("\n", "&#10;") + "</div>"
 
 
-def render_sources(answer, query: str) -> str:
+def note_markdown():
+    """CommonMark for note text: raw HTML shown as text, an image as its description (no remote media)."""
     from markdown_it import MarkdownIt
 
     markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
+    markdown.add_render_rule("image", lambda self, tokens, i, options, env: html.escape(f"[图片 image: {tokens[i].content}]"))
+    return markdown
+
+
+def render_sources(answer, query: str) -> str:
+    markdown = note_markdown()
     title = "相关段落 Related passages" if answer.refused else "来源 Sources"
     parts = [f"<h3>{title}</h3>"]
     terms = highlight_terms(query)
+    best = max((hit.score for hit in answer.hits), default=0.0)
     for number, hit in enumerate(answer.hits, start=1):
         c = hit.chunk
         where = html.escape(f"{c.file} › {c.heading_path or '(top)'} › lines {c.line_start}-{c.line_end}")
         body = highlight(markdown.render(c.text), terms)
-        parts.append(f'<div class="nb-source" id="src-{number}"><div class="nb-where"><b>[{number}]</b> {where}'
-                     f' <span class="nb-score">score {hit.score:.3f}</span></div>{body}</div>')
+        parts.append(f'<div class="nb-source" id="src-{number}"><div class="nb-where"><b>[{number}]</b> {where}</div>'
+                     f'{relevance(hit.score, best)}{body}</div>')
     return "\n".join(parts)
 
 
+def relevance(score: float, best: float) -> str:
+    """A bar a learner can read: this passage's score as a share of the best one's."""
+    share = max(0.0, min(1.0, score / best)) if best > 0 else 0.0
+    label = "最相关 best match" if share >= 0.999 else "很相关 close" if share >= 0.8 else "相关 related" if share >= 0.5 else "较弱 weak"
+    return (f'<div class="nb-relevance" title="{html.escape(RELEVANCE_HELP)}"><span class="nb-bar"><span style="width:{share * 100:.0f}%">'
+            f'</span></span> {label}</div>')
+
+
+# Question words and particles: a bigram holding one ("的数", "是什") means nothing on its own.
+FUNCTION_CHARS = set("的了是在吗呢吧啊么和与或及也都就还把被这那哪什怎如何些个有没不要会能可以为对从")
+
+
 def highlight_terms(query: str) -> list[str]:
-    """Query words to mark: English/AWS words, and Chinese bigrams (adjacent marks read as one)."""
+    """Query words to mark: English/AWS words, and Chinese bigrams without particles (adjacent marks read as one)."""
     from ..tokenize import tokenize
 
-    terms = {t for t in tokenize(query) if len(t) >= 2}
+    terms = {t for t in tokenize(query) if len(t) >= 2 and not FUNCTION_CHARS.intersection(t)}
     return sorted(terms, key=len, reverse=True)
 
 
@@ -146,18 +182,38 @@ def highlight(rendered: str, terms: list[str]) -> str:
     if not terms:
         return rendered
     pattern = re.compile("|".join(re.escape(html.escape(t)) for t in terms), re.IGNORECASE)
-    # Mark only text between tags, never inside a tag or attribute.
-    pieces = re.split(r"(<[^>]+>)", rendered)
-    return "".join(p if p.startswith("<") else pattern.sub(lambda m: f"<mark>{m.group(0)}</mark>", p) for p in pieces)
+    # Mark only text between tags, never inside a tag, an attribute or an entity (&amp; …).
+    pieces = re.split(r"(<[^>]+>|&#?\w+;)", rendered)
+    return "".join(p if p.startswith(("<", "&")) else pattern.sub(lambda m: f"<mark>{m.group(0)}</mark>", p) for p in pieces)
 
 
 CSS = """
-.nb-source { border: 1px solid #ddd; border-radius: 8px; padding: 8px 12px; margin: 8px 0; scroll-margin-top: 12px; }
-.nb-source:target { border-color: #f59e0b; box-shadow: 0 0 0 2px #fde68a; }
-.nb-where { font-size: 0.9em; color: #555; margin-bottom: 4px; }
-.nb-score { color: #999; font-size: 0.85em; margin-left: 6px; }
+#nb-sources { max-height: 640px !important; overflow-y: auto !important; padding-right: 4px; }
+.nb-source { border: 1px solid #ddd; border-radius: 8px; padding: 8px 12px; margin: 8px 0; }
+.nb-source.nb-active { border-color: #f59e0b; box-shadow: 0 0 0 2px #fde68a; }
+.nb-source :is(h1, h2, h3, h4, h5, h6) { font-size: 1em; margin: 4px 0; }
+.nb-where { font-size: 0.9em; color: #555; margin-bottom: 2px; }
+.nb-relevance { font-size: 0.8em; color: #777; margin-bottom: 4px; }
+.nb-bar { display: inline-block; width: 64px; height: 6px; background: #eee; border-radius: 3px; vertical-align: middle; }
+.nb-bar > span { display: block; height: 100%; background: #22c55e; border-radius: 3px; }
 mark { background: #fde68a; padding: 0 1px; }
 """
+
+# Clicking [n] scrolls only the sources panel to that passage and marks it; the chat stays put.
+HEAD = """<script>
+document.addEventListener("click", (event) => {
+  const link = event.target.closest && event.target.closest("a[href^='#src-']");
+  if (!link) return;
+  const target = document.getElementById(link.getAttribute("href").slice(1));
+  if (!target) return;
+  event.preventDefault();
+  event.stopPropagation();
+  const panel = document.getElementById("nb-sources");
+  panel.scrollTop += target.getBoundingClientRect().top - panel.getBoundingClientRect().top - 8;
+  panel.querySelectorAll(".nb-active").forEach((old) => old.classList.remove("nb-active"));
+  target.classList.add("nb-active");
+}, true);
+</script>"""
 
 
 # ---- the app -------------------------------------------------------------------------------
@@ -182,7 +238,7 @@ def build_app(settings: Settings, app: NotebotApp | None = None):
                 gr.Examples(EXAMPLES, inputs=question, label="示例 Examples")
                 with gr.Accordion("设置 Settings", open=False):
                     k = gr.Slider(1, 10, value=settings.k, step=1, label="段落数 Passages (k)")
-                    mode = gr.Radio(list(MODES), value=settings.mode, label="检索方式 Retrieval mode")
+                    mode = gr.Radio(list(MODES), value=settings.mode, label="检索方式 Retrieval mode", info=MODE_HELP)
                     answerer = gr.Radio(answerers, value="llm" if llm and settings.answerer == "llm" else "extractive",
                                         label="回答方式 Answerer" + ("" if llm else " (set NOTEBOT_LLM_BASE_URL and NOTEBOT_LLM_MODEL for an LLM)"))
             with gr.Column(scale=2):
@@ -210,7 +266,10 @@ def build_app(settings: Settings, app: NotebotApp | None = None):
             return handlers.add_notes(files, progress)
 
         reindex.click(reindex_with_progress, None, [index_status, index_info], api_visibility="private")
-        uploads.upload(add_notes_with_progress, uploads, [index_status, index_info], api_visibility="private")
+        # preprocess=False: the raw upload records (path + the user's file name); Gradio's own preprocessing
+        # would leave an empty temp file behind for every upload.
+        uploads.upload(add_notes_with_progress, uploads, [index_status, index_info, uploads], preprocess=False,
+                       api_visibility="private")
         gr.api(handlers.ask_api, api_name="ask")
     return demo
 
@@ -227,16 +286,21 @@ class Handlers:
         history = history or []
         message = (message or "").strip()
         if not message:
-            yield history + [{"role": "assistant", "content": EMPTY_QUESTION}], "", gr.update()
+            gr.Warning(EMPTY_QUESTION)
+            yield history, "", gr.update()
             return
         turns = _turns(history)
         history = history + [{"role": "user", "content": message}]
+        started = time.perf_counter()
         try:
             for answer in self.app.ask(message, turns, k, mode, answerer):
                 yield history + [{"role": "assistant", "content": render_answer(answer)}], "", gr.update()
             yield history + [{"role": "assistant", "content": render_answer(answer)}], "", render_sources(answer, answer.search_query)
+            log.info("question (%s, k=%s, %s): %s — %s in %.0f ms", mode, k, answer.answerer, _loggable(message),
+                     "refused" if answer.refused else f"{len(answer.hits)} passages", (time.perf_counter() - started) * 1000)
         except NotebotError as problem:
-            yield history + [{"role": "assistant", "content": f"⚠️ {problem}"}], "", gr.update()
+            log.info("question %s — %s", _loggable(message), problem)
+            yield history + [{"role": "assistant", "content": f"⚠️ {html.escape(str(problem))}"}], "", gr.update()
         except Exception:
             log.exception("answering %r failed", message)
             yield history + [{"role": "assistant", "content": FAILURE}], "", gr.update()
@@ -255,29 +319,91 @@ class Handlers:
         try:
             report = self.app.build(lambda stage, done, total: progress((done, total), desc=stage) if total else None)
         except NotebotError as problem:
+            log.info("re-index refused: %s", problem)
             return f"⚠️ {problem}", self.app.describe_index()
         except Exception:
             log.exception("re-index failed")
             return FAILURE, self.app.describe_index()
         state = "已是最新 up to date" if report["up_to_date"] else f"embedded {report['embedded']}, reused {report['reused']}"
+        log.info("re-indexed %d files, %d chunks (%s) in %.1f s", report["files"], report["chunks"],
+                 "up to date" if report["up_to_date"] else state, report["seconds"])
         return f"✅ 索引完成 Indexed {report['files']} files, {report['chunks']} chunks ({state})", self.app.describe_index()
 
     def add_notes(self, files, progress):
-        from .upload import save_upload
+        """files: Gradio's upload records ({"path": temp file, "orig_name": the user's name}); the temp
+        files are removed once copied. Returns the status, the index description, and None to clear the box."""
+        from .upload import save_uploads
 
+        files = [(Path(f["path"]), f.get("orig_name") or Path(f["path"]).name) for f in files or []]
         if not files:
-            return "", self.app.describe_index()
-        lines = [save_upload(Path(f), Path(f).name, self.app.settings.corpus_dir) for f in files]
+            return "", self.app.describe_index(), None
+        settings = self.app.settings
+        try:
+            lines = save_uploads(files, settings.corpus_dir, settings.upload_max_mb, settings.corpus_max_mb)
+        finally:
+            for path, _ in files:
+                _discard_upload(path)
+        for line in lines:
+            log.info("upload: %s", _loggable(line))
+        report = "\n".join(f"- {html.escape(line)}" for line in lines)
+        if not any(line.startswith("added") for line in lines):
+            return report, self.app.describe_index(), None
         status, info = self.reindex(progress)
-        return "\n".join(f"- {line}" for line in lines) + "\n\n" + status, info
+        return report + "\n\n" + status, info, None
 
     def ask_api(self, question: str, k: int = 5, mode: str = "hybrid") -> dict:
-        """Answer a question from the notes: the answer text, whether it refused, and its citations."""
-        answer = None
-        for answer in self.app.ask(question, [], k, mode, "extractive"):
-            pass
-        return answer.to_json()
+        """Answer a question from the notes: the answer text, whether it refused, and its citations
+        (each with the passage text and the lines the answer quotes)."""
+        import gradio as gr
 
+        from ..answer.quoted import citations_with_passages
+
+        problem = _api_input_problem(question, k, mode)
+        if problem:
+            raise gr.Error(problem, print_exception=False)
+        started = time.perf_counter()
+        try:
+            answer = None
+            for answer in self.app.ask(question, [], k, mode, "extractive"):
+                pass
+        except NotebotError as problem:
+            raise gr.Error(str(problem), print_exception=False) from None
+        except Exception:
+            log.exception("answering %r through the API failed", question)
+            raise gr.Error(FAILURE) from None
+        log.info("api question (%s, k=%s): %s — %s in %.0f ms", mode, k, _loggable(question),
+                 "refused" if answer.refused else f"{len(answer.hits)} passages", (time.perf_counter() - started) * 1000)
+        return answer.to_json() | {"citations": citations_with_passages(answer)}
+
+
+def _api_input_problem(question, k, mode) -> str:
+    """What is wrong with an /ask call's inputs, as a message for the caller ("" when they are fine)."""
+    if not isinstance(question, str) or not question.strip():
+        return "question must be a non-empty string, e.g. \"DynamoDB 的 item 最大多大？\""
+    if isinstance(k, bool) or not isinstance(k, (int, float)) or k != int(k) or not 1 <= k <= MAX_API_K:
+        return f"k must be a whole number from 1 to {MAX_API_K} (passages to draw on), not {str(k)[:40]!r}"
+    if mode not in MODES:
+        return f"mode must be one of {', '.join(MODES)}, not {str(mode)[:40]!r}"
+    return ""
+
+
+def _discard_upload(path: Path) -> None:
+    """Remove an uploaded file from Gradio's temp folder once it has been copied into the corpus."""
+    temp_root = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio").resolve()
+    path = path.resolve()
+    if temp_root not in path.parents:
+        return
+    path.unlink(missing_ok=True)
+    try:
+        path.parent.rmdir()  # Gradio keeps each upload in a folder of its own
+    except OSError:
+        pass
+
+
+def _loggable(text: str) -> str:
+    from .terminal import printable
+
+    return " ".join(printable(text).split())[:120]
 
 
 def _turns(messages: list[dict]) -> list[tuple[str, str]]:
@@ -294,22 +420,48 @@ def _turns(messages: list[dict]) -> list[tuple[str, str]]:
 
 def _text(content) -> str:
     if isinstance(content, str):
-        return content
+        return html.unescape(re.sub(r"<[^>]+>", "", content.replace("&#10;", "\n")))  # rendered answers are HTML
     if isinstance(content, list):
         return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
     return str(content)
 
 
 def serve(settings: Settings) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .login import LoginThrottle
+
+    for name, value in OFFLINE_ENV.items():
+        os.environ.setdefault(name, value)
+    configure_logging()
     app = NotebotApp(settings)
     app.ensure_index()
     demo = build_app(settings, app)
     # 10 people asking at once: answers take tens of milliseconds, so a few workers drain the queue.
     demo.queue(default_concurrency_limit=4, max_size=100)
     auth = tuple(settings.auth.split(":", 1)) if settings.auth else None
+    middleware = []
+    if auth:
+        from starlette.middleware import Middleware
+
+        middleware = [Middleware(LoginThrottle, max_failures=settings.login_max_failures,
+                                 lockout_seconds=settings.login_lockout_seconds)]
     demo.launch(server_name=settings.host, server_port=settings.port, auth=auth, show_error=False,
-                footer_links=["api"], css=CSS, max_file_size="5mb")
+                footer_links=["api"], css=CSS, head=HEAD, max_file_size="5mb", quiet=True, share=False,
+                app_kwargs={"middleware": middleware}, prevent_thread_lock=True)
+    print(f"notebot ready at http://{settings.host}:{demo.server_port}/" + (" (login required)" if auth else ""),
+          file=sys.stderr, flush=True)
+    try:
+        demo.block_thread()
+    except KeyboardInterrupt:
+        pass
+
+
+def configure_logging() -> None:
+    """notebot's own events (questions, uploads, re-indexes) one line each on stderr; other libraries'
+    chatter (faiss's loader, HTTP request logs) only when it is a warning."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    logging.getLogger("notebot").setLevel(logging.INFO)
 
 
 def configure_parser(parser) -> None:

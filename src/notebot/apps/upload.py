@@ -1,4 +1,5 @@
-"""Saving uploaded notes into the corpus: safe names, no path traversal, size-limited, no duplicates."""
+"""Saving uploaded notes into the corpus: safe names, no path traversal, size-limited (per file, per
+upload, per corpus: every byte added costs embedding time), no duplicates."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 
 from ..ingest.load import NOTE_SUFFIXES, decode_note
 
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+MB = 1024 * 1024
+MAX_UPLOAD_BYTES = 5 * MB  # per file
 UNSAFE = re.compile(r"[^\w\-. ]+")  # \w keeps CJK letters
 
 
@@ -47,3 +49,31 @@ def save_upload(source: Path, original_name: str, corpus_dir: Path) -> str:
     target.write_bytes(data)  # the user's bytes as given: an encoding is never rewritten on a guess
     note = "" if encoding == "utf-8" else f" ({encoding.upper()} text, kept as given)"
     return f"added {target.name}{note}"
+
+
+def save_uploads(files: list[tuple[Path, str]], corpus_dir: Path, max_request_mb: float, max_corpus_mb: float) -> list[str]:
+    """Save one upload request's (file, original name) pairs within the caps; one report line per file."""
+    total = sum(Path(source).stat().st_size for source, _ in files)
+    if total > max_request_mb * MB:
+        return [f"nothing added: this upload is {total / MB:.1f} MB, more than the {max_request_mb:g} MB allowed at once "
+                "— add fewer files at a time (NOTEBOT_UPLOAD_MAX_MB)"]
+    used = corpus_bytes(corpus_dir)
+    lines = []
+    for source, name in files:
+        size = Path(source).stat().st_size
+        if used + size > max_corpus_mb * MB:
+            lines.append(f"skipped {name}: the notes folder would grow past {max_corpus_mb:g} MB (NOTEBOT_CORPUS_MAX_MB)")
+            continue
+        line = save_upload(Path(source), name, corpus_dir)
+        if line.startswith("added"):
+            used += size
+        lines.append(line)
+    return lines
+
+
+def corpus_bytes(corpus_dir: Path) -> int:
+    """Bytes of the notes under corpus_dir (what a re-index would embed)."""
+    corpus_dir = Path(corpus_dir)
+    if not corpus_dir.is_dir():
+        return 0
+    return sum(p.stat().st_size for p in corpus_dir.rglob("*") if p.is_file() and p.name.lower().endswith(NOTE_SUFFIXES))

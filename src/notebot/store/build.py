@@ -111,7 +111,8 @@ def _embed_with_cache(embedder: Embedder, chunks: list[Chunk], cache_path: Path,
             cache.clear()
         keys = [cache_key(embedder.name, chunk.embed_text) for chunk in chunks]
         known = cache.get_many(keys)
-        todo = [i for i, key in enumerate(keys) if key not in known or len(known[key]) != embedder.dim]
+        missing = {key: i for i, key in enumerate(keys) if key not in known or len(known[key]) != embedder.dim}
+        todo = list(missing.values())  # one chunk per distinct text: identical texts are embedded once
         progress("embed", 0, len(todo))
         for start in range(0, len(todo), EMBED_BATCH):
             batch = todo[start : start + EMBED_BATCH]

