@@ -73,7 +73,7 @@ def server(tmp_path_factory):
                 "NOTEBOT_AUTH": f"{USER}:{PASSWORD}"})
     log = open(root / "server.log", "w")
     process = subprocess.Popen([sys.executable, "-m", "notebot", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
-    deadline = time.time() + 120
+    deadline = time.time() + 240  # generous: a busy 2-core machine
     while "ready at" not in (root / "server.log").read_text():
         if process.poll() is not None or time.time() > deadline:
             process.kill()

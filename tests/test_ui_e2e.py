@@ -79,7 +79,7 @@ def server(tmp_path_factory):
     log = open(root / "server.log", "w")
     process = subprocess.Popen([sys.executable, str(REPO / "app.py")], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120  # the first run builds the index before serving
+    deadline = time.time() + 240  # the first run builds the index before serving (slow on a busy machine)
     while time.time() < deadline:
         try:
             urllib.request.urlopen(url, timeout=2)

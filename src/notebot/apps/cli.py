@@ -24,7 +24,9 @@ EPILOG = """settings also come from environment variables: NOTEBOT_CORPUS_DIR, N
 NOTEBOT_EMBEDDER, NOTEBOT_TOKENIZER, NOTEBOT_MODE, NOTEBOT_K, NOTEBOT_ANSWERER, NOTEBOT_LLM_BASE_URL, NOTEBOT_LLM_MODEL,
 NOTEBOT_LLM_API_KEY, NOTEBOT_LLM_TIMEOUT (s per read, 60), NOTEBOT_LLM_DEADLINE (s per answer, 120),
 NOTEBOT_LLM_MAX_TOKENS (1024), NOTEBOT_LLM_MAX_CHARS (8000), NOTEBOT_LLM_RETRIES (1), NOTEBOT_HOST, NOTEBOT_PORT,
-NOTEBOT_AUTH, NOTEBOT_LOCK_TIMEOUT (s a second `index` waits for the one writing the index, 60) (flags win). Proxies: HTTPS_PROXY, HTTP_PROXY, NO_PROXY apply to the LLM endpoint."""
+NOTEBOT_AUTH, NOTEBOT_LOCK_TIMEOUT (s a second `index` waits for the one writing the index, 60),
+NOTEBOT_UPLOAD_MAX_MB (10), NOTEBOT_CORPUS_MAX_MB (100), NOTEBOT_LOGIN_MAX_FAILURES (5),
+NOTEBOT_LOGIN_LOCKOUT_SECONDS (300) (flags win). Proxies: HTTPS_PROXY, HTTP_PROXY, NO_PROXY apply to the LLM endpoint."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--answerer", choices=ANSWERERS, help="extractive (default, offline) or llm")
     ask.add_argument("--llm-base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1")
     ask.add_argument("--llm-model", help="model name at that endpoint")
-    ask.add_argument("--json", action="store_true", help="print one JSON object")
+    ask.add_argument("--json", action="store_true", help="print one JSON object (citations carry the passage text and quoted lines)")
 
     from ..evaluation import evaluate
     from . import ui
