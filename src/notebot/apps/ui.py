@@ -166,15 +166,17 @@ def relevance(score: float, best: float) -> str:
             f'</span></span> {label}</div>')
 
 
-# Question words and particles: a bigram holding one ("的数", "是什") means nothing on its own.
+# Particles and question words: a bigram holding one ("的数", "是什") or made of one ("多大") marks
+# nothing a learner looks for.
 FUNCTION_CHARS = set("的了是在吗呢吧啊么和与或及也都就还把被这那哪什怎如何些个有没不要会能可以为对从")
+QUESTION_BIGRAMS = {"多大", "大多", "多少", "多久", "多长", "几个", "几种", "区别", "不同"}
 
 
 def highlight_terms(query: str) -> list[str]:
     """Query words to mark: English/AWS words, and Chinese bigrams without particles (adjacent marks read as one)."""
     from ..tokenize import tokenize
 
-    terms = {t for t in tokenize(query) if len(t) >= 2 and not FUNCTION_CHARS.intersection(t)}
+    terms = {t for t in tokenize(query) if len(t) >= 2 and not FUNCTION_CHARS.intersection(t) and t not in QUESTION_BIGRAMS}
     return sorted(terms, key=len, reverse=True)
 
 
@@ -413,21 +415,26 @@ def _turns(messages: list[dict]) -> list[tuple[str, str]]:
         if message["role"] == "user":
             pending = _text(message["content"])
         elif pending is not None:
-            turns.append((pending, _text(message["content"])))
+            turns.append((pending, _plain(_text(message["content"]))))
             pending = None
     return turns
 
 
+def _plain(rendered: str) -> str:
+    """A rendered answer (render_answer's HTML) back as text."""
+    return html.unescape(re.sub(r"<[^>]+>", "", rendered.replace("&#10;", "\n")))
+
+
 def _text(content) -> str:
     if isinstance(content, str):
-        return html.unescape(re.sub(r"<[^>]+>", "", content.replace("&#10;", "\n")))  # rendered answers are HTML
+        return content
     if isinstance(content, list):
         return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
     return str(content)
 
 
 def serve(settings: Settings) -> None:
-    from .login import LoginThrottle
+    from .login import LoginThrottle, login_notice
 
     for name, value in OFFLINE_ENV.items():
         os.environ.setdefault(name, value)
@@ -445,6 +452,7 @@ def serve(settings: Settings) -> None:
         middleware = [Middleware(LoginThrottle, max_failures=settings.login_max_failures,
                                  lockout_seconds=settings.login_lockout_seconds)]
     demo.launch(server_name=settings.host, server_port=settings.port, auth=auth, show_error=False,
+                auth_message=login_notice(settings.login_max_failures, settings.login_lockout_seconds) if auth else None,
                 footer_links=["api"], css=CSS, head=HEAD, max_file_size="5mb", quiet=True, share=False,
                 app_kwargs={"middleware": middleware}, prevent_thread_lock=True)
     print(f"notebot ready at http://{settings.host}:{demo.server_port}/" + (" (login required)" if auth else ""),
