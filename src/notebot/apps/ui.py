@@ -297,9 +297,9 @@ class Handlers:
         try:
             for answer in self.app.ask(message, turns, k, mode, answerer):
                 yield history + [{"role": "assistant", "content": render_answer(answer)}], "", gr.update()
-            yield history + [{"role": "assistant", "content": render_answer(answer)}], "", render_sources(answer, answer.search_query)
             log.info("question (%s, k=%s, %s): %s — %s in %.0f ms", mode, k, answer.answerer, _loggable(message),
                      "refused" if answer.refused else f"{len(answer.hits)} passages", (time.perf_counter() - started) * 1000)
+            yield history + [{"role": "assistant", "content": render_answer(answer)}], "", render_sources(answer, answer.search_query)
         except NotebotError as problem:
             log.info("question %s — %s", _loggable(message), problem)
             yield history + [{"role": "assistant", "content": f"⚠️ {html.escape(str(problem))}"}], "", gr.update()
