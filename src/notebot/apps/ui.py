@@ -146,7 +146,7 @@ def note_markdown():
 def render_sources(answer, query: str) -> str:
     markdown = note_markdown()
     title = "相关段落 Related passages" if answer.refused else "来源 Sources"
-    parts = [f"<h3>{title}</h3>"]
+    parts = [f'<h3 data-answer="{time.monotonic_ns()}">{title}</h3>']  # a new value per answer: the page scrolls the panel to the top
     terms = highlight_terms(query)
     best = max((hit.score for hit in answer.hits), default=0.0)
     for number, hit in enumerate(answer.hits, start=1):
@@ -190,7 +190,7 @@ def highlight(rendered: str, terms: list[str]) -> str:
 
 
 CSS = """
-#nb-sources { max-height: 640px !important; overflow-y: auto !important; padding-right: 4px; }
+#nb-sources { max-height: 640px !important; overflow-y: auto !important; overflow-anchor: none; padding-right: 4px; }
 .nb-source { border: 1px solid #ddd; border-radius: 8px; padding: 8px 12px; margin: 8px 0; }
 .nb-source.nb-active { border-color: #f59e0b; box-shadow: 0 0 0 2px #fde68a; }
 .nb-source :is(h1, h2, h3, h4, h5, h6) { font-size: 1em; margin: 4px 0; }
@@ -202,7 +202,13 @@ mark { background: #fde68a; padding: 0 1px; }
 """
 
 # Clicking [n] scrolls only the sources panel to that passage and marks it; the chat stays put.
+# A new answer's passages start at the top of the panel.
 HEAD = """<script>
+new MutationObserver((changes) => {
+  const panel = document.getElementById("nb-sources");
+  const fresh = (node) => node.nodeType === 1 && (node.matches("[data-answer]") || node.querySelector("[data-answer]"));
+  if (panel && changes.some((change) => change.type === "attributes" || [...change.addedNodes].some(fresh))) panel.scrollTop = 0;
+}).observe(document.documentElement, {childList: true, subtree: true, attributes: true, attributeFilter: ["data-answer"]});
 document.addEventListener("click", (event) => {
   const link = event.target.closest && event.target.closest("a[href^='#src-']");
   if (!link) return;
