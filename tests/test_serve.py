@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -158,6 +159,12 @@ def test_repeated_wrong_passwords_are_slowed_then_locked_out_per_address(server)
     status, body, _ = login(server, PASSWORD, source="127.0.0.2")
     assert status == 429 and "too many wrong passwords from your address — try again in 5 min" in body
     assert login(server, PASSWORD, source="127.0.0.3")[0] == 200, "another address is not locked out"
+
+
+def test_parallel_guesses_cannot_outrun_the_lockout(server):
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(lambda i: login(server, f"parallel-{i}", source="127.0.0.4")[0], range(20)))
+    assert statuses.count(400) == 5 and statuses.count(429) == 15
 
 
 def test_serve_contacts_nothing_outside_the_machine(server, cookie):

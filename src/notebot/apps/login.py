@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 log = logging.getLogger("notebot.ui")
 DELAY_PER_FAILURE = 0.25  # seconds added to the next try per failure in a row: 5 failures ≈ 2.5 s in total
@@ -22,6 +22,7 @@ class Record:
     failures: int = 0
     last_failure: float = 0.0
     locked_until: float = 0.0
+    turn: asyncio.Lock = field(default_factory=asyncio.Lock)  # one attempt at a time per address
 
 
 class LoginThrottle:
@@ -36,6 +37,10 @@ class LoginThrottle:
             return await self.app(scope, receive, send)
         client = (scope.get("client") or ("unknown", 0))[0]
         record = self.records.setdefault(client, Record())
+        async with record.turn:  # parallel guesses wait their turn, so they cannot outrun the count
+            await self._attempt(record, client, scope, receive, send)
+
+    async def _attempt(self, record: Record, client: str, scope, receive, send) -> None:
         now = time.monotonic()
         if now - record.last_failure > self.lockout_seconds:
             record.failures = 0  # an old typo is forgotten
@@ -52,7 +57,7 @@ class LoginThrottle:
 
         await self.app(scope, receive, watch)
         if status.get("code") == 200:
-            self.records.pop(client, None)
+            record.failures = 0
             return
         record.failures += 1
         record.last_failure = time.monotonic()
