@@ -14,12 +14,14 @@ def test_manifest_describes_the_index(write_notes, hash_settings):
     settings = hash_settings(write_notes(NOTES))
     build_index(settings)
     manifest = read_manifest(settings.index_dir)
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == 2 and manifest["store"] == "local"
     assert manifest["embedder"] == {"name": "hash", "dim": 256}
     assert manifest["counts"] == {"files": 2, "chunks": 3}
     assert manifest["chunker"]["max_chars"] > 0 and manifest["tokenizer"]
     assert len(manifest["corpus"]["fingerprint"]) == 64
-    assert all((settings.index_dir / name).exists() for name in manifest["files"].values())
+    build = settings.index_dir / manifest["build"]
+    assert all((build / name).stat().st_size == entry["bytes"] and len(entry["sha256"]) == 64
+               for name, entry in manifest["files"].items())
 
 
 def test_reindex_after_editing_one_note_embeds_only_the_changed_chunk(write_notes, hash_settings):
@@ -46,7 +48,7 @@ def test_a_crash_mid_build_leaves_the_previous_index_usable(write_notes, hash_se
     with pytest.raises(KeyboardInterrupt):
         build_index(settings)
     index = Index.load(settings.index_dir)
-    assert len(index.chunks) == 3 and index.vectors.ntotal == 3
+    assert len(index.chunks) == 3 and index.vectors.shape[0] == 3
 
 
 def test_stale_files_of_earlier_builds_are_removed(write_notes, hash_settings):
@@ -55,8 +57,8 @@ def test_stale_files_of_earlier_builds_are_removed(write_notes, hash_settings):
     build_index(settings)
     (corpus / "aws.md").write_text("# S3\nchanged\n", encoding="utf-8")
     build_index(settings)
-    data_files = [p.name for p in settings.index_dir.iterdir() if p.suffix in (".jsonl", ".faiss", ".json") and p.name != MANIFEST]
-    assert len(data_files) == 3
+    builds = [p.name for p in settings.index_dir.iterdir() if p.is_dir()]
+    assert builds == [read_manifest(settings.index_dir)["build"]]
 
 
 def test_missing_index_says_how_to_build_one(tmp_path):
@@ -71,39 +73,107 @@ def test_index_from_another_embedder_is_refused_with_the_fix(write_notes, hash_s
         Index.load(settings.index_dir, embedder="e5-small-q4")
 
 
-@pytest.mark.parametrize("damage", ["truncate-vectors", "garbage-manifest", "delete-chunks", "drop-chunk-line", "old-format"])
-def test_damaged_index_files_are_detected(write_notes, hash_settings, damage):
-    settings = hash_settings(write_notes(NOTES))
-    build_index(settings)
+def _damage(settings, damage: str) -> None:
     manifest_path = settings.index_dir / MANIFEST
     manifest = json.loads(manifest_path.read_text())
-    files = {k: settings.index_dir / v for k, v in manifest["files"].items()}
+    build = settings.index_dir / manifest["build"]
     if damage == "truncate-vectors":
-        files["vectors"].write_bytes(files["vectors"].read_bytes()[:100])
+        (build / "vectors.npy").write_bytes((build / "vectors.npy").read_bytes()[:100])
+    elif damage == "flip-a-vector-byte":  # silent corruption: same size, other scores
+        data = bytearray((build / "vectors.npy").read_bytes())
+        data[-5] ^= 0xFF
+        (build / "vectors.npy").write_bytes(bytes(data))
+    elif damage == "garbage-lexical":
+        (build / "lexical-docs.npy").write_bytes(b"\0" * (build / "lexical-docs.npy").stat().st_size)
     elif damage == "garbage-manifest":
         manifest_path.write_text("{not json")
     elif damage == "delete-chunks":
-        files["chunks"].unlink()
+        (build / "chunks.jsonl").unlink()
     elif damage == "drop-chunk-line":
-        files["chunks"].write_text("".join(files["chunks"].read_text().splitlines(True)[:-1]))
-    else:
-        manifest_path.write_text(json.dumps({**manifest, "format_version": 0}))
-    with pytest.raises(NotebotError, match="rebuild it with: notebot index --rebuild"):
+        (build / "chunks.jsonl").write_text("".join((build / "chunks.jsonl").read_text().splitlines(True)[:-1]))
+    elif damage == "old-format":
+        manifest_path.write_text(json.dumps({**manifest, "format_version": 1}))
+
+
+DAMAGE = ["truncate-vectors", "flip-a-vector-byte", "garbage-lexical", "garbage-manifest", "delete-chunks", "drop-chunk-line",
+          "old-format"]
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_damaged_index_files_are_detected_at_load_with_the_fix(write_notes, hash_settings, damage):
+    settings = hash_settings(write_notes(NOTES))
+    build_index(settings)
+    _damage(settings, damage)
+    with pytest.raises(NotebotError, match=r"(damaged|format 1).*notebot index"):
         Index.load(settings.index_dir)
 
 
-@pytest.mark.parametrize("damage", ["garbage-manifest", "truncate-vectors"])
-def test_rebuilding_repairs_a_damaged_index(write_notes, hash_settings, damage):
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_a_plain_index_run_repairs_damage_from_the_cache_without_re_embedding(write_notes, hash_settings, damage):
     settings = hash_settings(write_notes(NOTES))
     build_index(settings)
-    manifest_path = settings.index_dir / MANIFEST
-    if damage == "garbage-manifest":
-        manifest_path.write_text("{not json")
-    else:
-        vectors = settings.index_dir / json.loads(manifest_path.read_text())["files"]["vectors"]
-        vectors.write_bytes(vectors.read_bytes()[:100])
-    build_index(settings, rebuild=True)
-    assert len(Index.load(settings.index_dir).chunks) == 3
+    _damage(settings, damage)
+    report = build_index(settings)
+    assert report["up_to_date"] is False and report["embedded"] == 0 and report["reused"] == 3
+    index = Index.load(settings.index_dir)
+    assert "对象最大 5TB。" in index.chunks[0].text
+    assert index.lexical_search("BigQuery", 1)[0][0].file == "gcp.md"
+    assert build_index(settings)["up_to_date"] is True
+
+
+def test_a_reader_that_loses_the_race_with_a_rebuild_loads_the_new_index(write_notes, hash_settings, monkeypatch):
+    corpus = write_notes(NOTES)
+    settings = hash_settings(corpus)
+    build_index(settings)
+    real_read_manifest = read_manifest
+    raced = []
+
+    def read_then_lose_the_race(index_dir):
+        manifest = real_read_manifest(index_dir)
+        if not raced:  # between this reader's manifest read and its file opens, a rebuild lands
+            raced.append(manifest["build"])
+            (corpus / "new.md").write_text("# New\nfresh text\n", encoding="utf-8")
+            build_index(settings)
+        return manifest
+
+    monkeypatch.setattr("notebot.store.local.read_manifest", read_then_lose_the_race)
+    index = Index.load(settings.index_dir)
+    assert raced and index.manifest["build"] != raced[0] and len(index) == 4
+
+
+def test_an_open_index_keeps_answering_after_a_rebuild_removes_its_files(write_notes, hash_settings):
+    corpus = write_notes(NOTES)
+    settings = hash_settings(corpus)
+    build_index(settings)
+    index = Index.load(settings.index_dir)
+    (corpus / "gcp.md").write_text("# BigQuery\nchanged\n", encoding="utf-8")
+    build_index(settings)
+    assert index.lexical_search("DynamoDB", 1)[0][0].headings == ("DynamoDB",)
+
+
+def test_a_full_disk_gives_one_line_and_leaves_no_partial_files(write_notes, hash_settings):
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    corpus = write_notes(NOTES)
+    settings = hash_settings(corpus)
+    build_index(settings)
+    before = sorted(p.name for p in settings.index_dir.iterdir())
+    (corpus / "big.md").write_text("# Big\n" + "".join(f"- 第 {i} 条笔记 note {i}\n" for i in range(20000)), encoding="utf-8")
+
+    def small_files_only():  # the kernel refuses writes past 64 KB: "File too large", as a full disk would
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64_000, 64_000))
+
+    run = subprocess.run([sys.executable, "-m", "notebot", "index", str(corpus), "--index-dir", str(settings.index_dir),
+                          "--embedder", "hash"], capture_output=True, text=True, preexec_fn=small_files_only)
+    assert run.returncode == 1
+    assert run.stderr.strip().startswith("error: could not write the index in") and "Traceback" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in settings.index_dir.iterdir()) == before
+    assert len(Index.load(settings.index_dir)) == 3
 
 
 def test_reindexing_keeps_the_index_embedder_unless_another_is_asked_for(write_notes, hash_settings):

@@ -12,6 +12,7 @@ from .tokenize import TOKENIZERS
 
 MODES = ("hybrid", "vector", "lexical")
 ANSWERERS = ("extractive", "llm")
+STORES = ("", "local", "milvus")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class Settings:
     corpus_max_mb: float = 100.0  # uploads are refused once the notes folder would pass this
     login_max_failures: int = 5  # wrong passwords in a row from one address before it is locked out
     login_lockout_seconds: float = 300.0
+    store: str = ""  # local | milvus; empty: the store the index remembers, else local
+    milvus_uri: str = ""  # a file path runs Milvus Lite, http(s)://host:19530 a server; empty: index_dir/milvus.db
+    milvus_token: str = ""  # "user:password" or an API key for a Milvus server
 
     @classmethod
     def load(cls, environ: dict[str, str] | None = None, **flags) -> "Settings":
@@ -71,6 +75,11 @@ class Settings:
         for name in ("upload_max_mb", "corpus_max_mb", "login_max_failures", "login_lockout_seconds"):
             if getattr(self, name) <= 0:
                 raise NotebotError(f"NOTEBOT_{name.upper()}={getattr(self, name)} must be positive", "set a number above 0 or unset it")
+        if self.store not in STORES:
+            raise NotebotError(f"unknown store {self.store!r}", f"use one of: {', '.join(s for s in STORES if s)}")
+        if "://" in self.milvus_uri and not self.milvus_uri.startswith(("http://", "https://")):
+            raise NotebotError(f"the Milvus URI {self.milvus_uri!r} is not a file path or http(s)://host:port",
+                               "set --milvus-uri / NOTEBOT_MILVUS_URI to a file path (Milvus Lite) or http(s)://host:19530")
         return replace(self, corpus_dir=Path(self.corpus_dir), index_dir=Path(self.index_dir))
 
     def _check_llm_limits(self) -> None:
@@ -95,6 +104,8 @@ class Settings:
         data["llm_base_url"] = redact_url(self.llm_base_url)
         data["llm_api_key"] = REDACTED if self.llm_api_key else ""
         data["auth"] = REDACTED if self.auth else ""
+        data["milvus_token"] = REDACTED if self.milvus_token else ""
+        data["milvus_uri"] = redact_url(self.milvus_uri)
         return data
 
 

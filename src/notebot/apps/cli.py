@@ -26,7 +26,8 @@ NOTEBOT_LLM_API_KEY, NOTEBOT_LLM_TIMEOUT (s per read, 60), NOTEBOT_LLM_DEADLINE 
 NOTEBOT_LLM_MAX_TOKENS (1024), NOTEBOT_LLM_MAX_CHARS (8000), NOTEBOT_LLM_RETRIES (1), NOTEBOT_HOST, NOTEBOT_PORT,
 NOTEBOT_AUTH, NOTEBOT_LOCK_TIMEOUT (s a second `index` waits for the one writing the index, 60),
 NOTEBOT_UPLOAD_MAX_MB (10), NOTEBOT_CORPUS_MAX_MB (100), NOTEBOT_LOGIN_MAX_FAILURES (5),
-NOTEBOT_LOGIN_LOCKOUT_SECONDS (300) (flags win). Proxies: HTTPS_PROXY, HTTP_PROXY, NO_PROXY apply to the LLM endpoint."""
+NOTEBOT_LOGIN_LOCKOUT_SECONDS (300),
+NOTEBOT_STORE, NOTEBOT_MILVUS_URI, NOTEBOT_MILVUS_TOKEN (flags win). Proxies: HTTPS_PROXY, HTTP_PROXY, NO_PROXY apply to the LLM endpoint."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--index-dir", type=Path, help="index folder (default: index)")
     common.add_argument("--embedder", help="e5-small-q4 (default), st:<model name or path>, or hash")
+    common.add_argument("--store", choices=("local", "milvus"),
+                        help="where the index lives: local (default, files in --index-dir) or milvus; an index remembers its store")
+    common.add_argument("--milvus-uri", metavar="URI",
+                        help="a file path runs Milvus Lite, http(s)://host:19530 a Milvus server (default: INDEX_DIR/milvus.db)")
 
     index = commands.add_parser("index", parents=[common], help="index a folder of notes (incremental)",
                                 description="Index .md/.markdown/.txt notes; unchanged text is never re-embedded. "
@@ -74,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 def settings_from(args: argparse.Namespace) -> Settings:
     flags = {
         "index_dir": args.index_dir, "embedder": args.embedder,
+        "store": getattr(args, "store", None), "milvus_uri": getattr(args, "milvus_uri", None),
         "corpus_dir": getattr(args, "corpus", None) or getattr(args, "corpus_dir", None),
         "tokenizer": getattr(args, "tokenizer", None),
         "k": getattr(args, "k", None), "mode": None if getattr(args, "mode", None) == "all" else getattr(args, "mode", None),
@@ -115,6 +121,8 @@ def cmd_index(args, settings: Settings) -> int:
     with ProgressBar() as progress:
         report = build_index(settings, progress=progress, rebuild=args.rebuild, warn=warn)
     state = "up to date" if report["up_to_date"] else f"embedded {report['embedded']}, reused {report['reused']}"
+    if report.get("repaired"):
+        state += f"; repaired {', '.join(report['repaired'])} from the embedding cache"
     print(f"indexed {report['files']} files, {report['chunks']} chunks ({state}) in {report['seconds']:.1f} s -> {settings.index_dir}",
           file=sys.stderr)
     return 0
@@ -139,13 +147,15 @@ def cmd_search(args, settings: Settings) -> int:
 
 
 def cmd_info(args, settings: Settings) -> int:
-    from ..store import read_manifest
+    from ..store import get_store
 
-    manifest = read_manifest(settings)
+    store = get_store(settings)
+    manifest = store.read_manifest()
     if args.json:
         print(json.dumps(manifest, ensure_ascii=False, indent=2))
         return 0
     say(f"index      {settings.index_dir}")
+    say(f"store      {store.describe()}")
     say(f"corpus     {manifest['corpus']['dir']}  ({manifest['counts']['files']} files, {manifest['counts']['chunks']} chunks)")
     say(f"embedder   {manifest['embedder']['name']} ({manifest['embedder']['dim']} dims)")
     say(f"chunker    {manifest['chunker']}")

@@ -1,7 +1,9 @@
-"""The index as the layers above see it: one small Protocol, whatever holds the data.
+"""The index as the layers above see it: two small Protocols, whatever holds the data.
 
-`search/`, `answer/`, `evaluation/` and `apps/` talk to an `Index`; `store/build.py` writes one.
-Backends: `local` (a self-describing folder, store/local.py).
+`search/`, `answer/`, `evaluation/` and `apps/` read an `Index`; `store/build.py` writes through a
+`Store`. Backends are chosen by name (`--store`, NOTEBOT_STORE), one file each:
+`local` (a self-describing folder, store/local.py) and `milvus` (a Milvus Lite file or a Milvus
+server, store/milvus.py). Once built, an index folder remembers its store in its manifest.json.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from ..embed import Embedder
+from ..errors import NotebotError
 from ..records import Chunk
 from ..settings import Settings
 
@@ -51,20 +54,70 @@ class Index(Protocol):
         """The chunk that continues `chunk` in its section, when the chunker split the section."""
 
 
+class Store(Protocol):
+    """Where an index is kept, as `store/build.py` and the commands see it."""
+
+    name: str  # registry name, recorded in the index folder's manifest.json
+    location: str  # for messages: a folder, or a server URI and collection
+
+    def describe(self) -> str:
+        """One line for `notebot info`: which store, and where."""
+
+    def exists(self) -> bool:
+        """Whether an index has been built here."""
+
+    def read_manifest(self) -> dict:
+        """The manifest of the built index; a NotebotError with the fix when it is missing or unreadable."""
+
+    def previous_manifest(self) -> dict | None:
+        """The manifest a build replaces; None when there is none or it is unreadable."""
+
+    def damage(self, manifest: dict) -> list[str]:
+        """What of the built index fails its full check (checksums, counts); [] when sound."""
+
+    def write(self, manifest: dict, chunks: list[Chunk], vectors: np.ndarray, previous: dict | None = None,
+              rebuild: bool = False) -> None:
+        """Make the index hold exactly these chunks and vectors, atomically for readers."""
+
+    def open(self, embedder: str | None = None) -> Index:
+        """The built index, refused unless `embedder` (when given) is the one it was built with."""
+
+
+# name -> (module, class): a backend's heavy imports happen only when it is chosen
+STORES = {"local": ("notebot.store.local", "LocalStore"), "milvus": ("notebot.store.milvus", "MilvusStore")}
+MANIFEST = "manifest.json"
+
+
+def get_store(settings: Settings) -> Store:
+    """The store named by the settings, else the one the index folder remembers, else `local`."""
+    import importlib
+
+    name = settings.store or remembered_store(Path(settings.index_dir)) or "local"
+    if name not in STORES:
+        raise NotebotError(f"unknown store {name!r}", f"use one of: {', '.join(STORES)}")
+    module, cls = STORES[name]
+    return getattr(importlib.import_module(module), cls)(settings)
+
+
+def remembered_store(index_dir: Path) -> str | None:
+    """The store an index folder's manifest names (format-1 manifests name none: local)."""
+    import json
+
+    try:
+        manifest = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest.get("store", "local") if isinstance(manifest, dict) else None
+
+
 def open_index(settings: Settings) -> Index:
     """The index named by the settings, checked against the embedder they ask for."""
-    from .local import LocalIndex
-
-    return LocalIndex.load(Path(settings.index_dir), settings.embedder or None)
+    return get_store(settings).open(settings.embedder or None)
 
 
 def read_manifest(settings: Settings) -> dict:
-    from .local import read_manifest as read_local
-
-    return read_local(Path(settings.index_dir))
+    return get_store(settings).read_manifest()
 
 
 def index_exists(settings: Settings) -> bool:
-    from .local import MANIFEST
-
-    return (Path(settings.index_dir) / MANIFEST).exists()
+    return get_store(settings).exists()

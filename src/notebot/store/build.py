@@ -1,6 +1,8 @@
 """Build an index: load the notes, chunk them, embed what the cache lacks, write the store.
 
-Unchanged text is never embedded twice: vectors are cached by embedder + text (store/cache.py).
+Unchanged text is never embedded twice: vectors are cached by embedder + text (store/cache.py),
+always in the index folder, whichever store holds the index. So a store whose data is damaged
+is rewritten from the cache by a plain `notebot index`, without re-embedding.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from ..ingest.load import load_corpus
 from ..progress import Progress, silent
 from ..records import Chunk
 from ..settings import Settings
+from . import get_store
 from .cache import EmbeddingCache, cache_key
-from .lexical import BM25
+from .local import CACHE_FILE, FORMAT_VERSION, writing
 from .lock import writer_lock
-from .local import CACHE_FILE, FORMAT_VERSION, MANIFEST, read_manifest, write_index
 
 EMBED_BATCH = 16
 
@@ -48,20 +50,23 @@ def _build_index(settings: Settings, progress: Progress | None, rebuild: bool, w
     chunks = [chunk for doc in documents for chunk in chunk_document(doc, config)]
     if not chunks:
         raise NotebotError(f"the notes in {settings.corpus_dir} hold no text", "add some text to them and index again")
-    previous = _previous_manifest(index_dir)
+    store = get_store(settings)
+    previous = store.previous_manifest()
     # Re-indexing keeps the index's own embedder unless another one is asked for.
     embedder_name = settings.embedder or (previous["embedder"]["name"] if previous else DEFAULT_EMBEDDER)
     fingerprint = corpus_fingerprint(documents)
+    repaired: list[str] = []
     if not rebuild and previous and _same_build(previous, embedder_name, config, settings.tokenizer, fingerprint):
-        return {"files": len(documents), "chunks": len(chunks), "embedded": 0, "reused": len(chunks),
-                "up_to_date": True, "seconds": time.perf_counter() - started}
+        repaired = store.damage(previous)
+        if not repaired:
+            return {"files": len(documents), "chunks": len(chunks), "embedded": 0, "reused": len(chunks),
+                    "up_to_date": True, "repaired": [], "seconds": time.perf_counter() - started}
+        warn(f"the index in {store.location} is damaged ({', '.join(repaired)}): rewriting it from the embedding cache")
 
-    index_dir.mkdir(parents=True, exist_ok=True)
+    with writing(index_dir):
+        index_dir.mkdir(parents=True, exist_ok=True)
     embedder = get_embedder(embedder_name)
     vectors, embedded = _embed_with_cache(embedder, chunks, index_dir / CACHE_FILE, rebuild, progress, warn)
-    progress("lexical", 0, 1)
-    lexical = BM25.build([chunk.embed_text for chunk in chunks], settings.tokenizer)
-    progress("lexical", 1, 1)
     manifest = {
         "format_version": FORMAT_VERSION,
         "notebot_version": __version__,
@@ -76,19 +81,13 @@ def _build_index(settings: Settings, progress: Progress | None, rebuild: bool, w
         "counts": {"files": len(documents), "chunks": len(chunks)},
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    manifest["build_seconds"] = round(time.perf_counter() - started, 2)
-    write_index(index_dir, manifest, chunks, vectors, lexical)
+    progress("write", 0, 1)
+    manifest["build_seconds"] = round(time.perf_counter() - started, 2)  # embedding dominates; writing is seconds
+    store.write(manifest, chunks, vectors, previous=previous, rebuild=rebuild)
+    progress("write", 1, 1)
     seconds = time.perf_counter() - started
     return {"files": len(documents), "chunks": len(chunks), "embedded": embedded, "reused": len(chunks) - embedded,
-            "up_to_date": False, "seconds": seconds}
-
-
-def _previous_manifest(index_dir: Path) -> dict | None:
-    """The manifest being replaced, or None when there is none or it is damaged (a rebuild fixes that)."""
-    try:
-        return read_manifest(index_dir) if (index_dir / MANIFEST).exists() else None
-    except NotebotError:
-        return None
+            "up_to_date": False, "repaired": repaired, "seconds": seconds}
 
 
 def corpus_fingerprint(documents) -> str:
@@ -125,5 +124,3 @@ def _embed_with_cache(embedder: Embedder, chunks: list[Chunk], cache_path: Path,
         return vectors, len(todo)
     finally:
         cache.close()
-
-

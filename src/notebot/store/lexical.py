@@ -1,65 +1,119 @@
-"""BM25 over the chunks' tokens, stored as plain JSON postings (no pickle)."""
+"""BM25 over the chunks' tokens, as four plain numpy arrays that are memory-mapped, never parsed.
+
+    lexical-terms.npy     uint8   every distinct term, UTF-8, sorted by bytes, concatenated
+    lexical-offsets.npy   int64   (terms + 1, 2): where term i starts in terms / in docs+weights
+    lexical-docs.npy      int32   posting lists: the chunk rows holding each term
+    lexical-weights.npy   float32 BM25's term-frequency part for each posting (k1, b applied)
+
+A term is found by binary search over the sorted terms (about 20 byte compares), so a cold
+process reads only the pages it touches. IDF is computed at query time from the posting length.
+`.npy` is a versioned, non-pickle format (`allow_pickle=False` when loading).
+"""
 
 from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
-from ..tokenize import TOKENIZER_NAME, tokenize
+from ..tokenize import tokenize
+
+K1, B = 1.2, 0.75
+FILES = ("lexical-terms.npy", "lexical-offsets.npy", "lexical-docs.npy", "lexical-weights.npy")
 
 
-class BM25:
-    def __init__(self, postings: dict[str, tuple[list[int], list[int]]], doc_lengths: list[int], k1: float = 1.2, b: float = 0.75,
-                 tokenizer: str = TOKENIZER_NAME):
+def build_lexical(texts: list[str], tokenizer: str) -> dict[str, np.ndarray]:
+    """The four arrays (named as their files) for these chunk texts, row i = text i."""
+    term_ids: dict[str, int] = {}
+    rows_terms, rows_tfs, lengths = [], [], []
+    for text in texts:
+        counts = Counter(tokenize(text, tokenizer))
+        lengths.append(sum(counts.values()))
+        rows_terms.append(np.fromiter((term_ids.setdefault(t, len(term_ids)) for t in counts), np.int64, len(counts)))
+        rows_tfs.append(np.fromiter(counts.values(), np.float32, len(counts)))
+    n_terms = len(term_ids)
+    term_of = np.concatenate(rows_terms) if rows_terms else np.zeros(0, np.int64)
+    tf = np.concatenate(rows_tfs) if rows_tfs else np.zeros(0, np.float32)
+    doc_of = np.repeat(np.arange(len(texts), dtype=np.int32), [len(r) for r in rows_terms])
+    lengths = np.asarray(lengths, np.float32)
+    norm = K1 * (1 - B + B * lengths / max(float(lengths.mean()) if len(lengths) else 0.0, 1e-9))
+    weight = (tf * (K1 + 1) / (tf + norm[doc_of])).astype(np.float32)
+
+    encoded = [term.encode("utf-8") for term in term_ids]  # insertion order = term id
+    by_bytes = sorted(range(n_terms), key=encoded.__getitem__)
+    rank = np.empty(n_terms, np.int64)
+    rank[by_bytes] = np.arange(n_terms)
+    order = np.lexsort((doc_of, rank[term_of]))  # postings grouped by sorted term, docs ascending
+    offsets = np.zeros((n_terms + 1, 2), np.int64)
+    offsets[1:, 0] = np.cumsum([len(encoded[i]) for i in by_bytes])
+    offsets[1:, 1] = np.cumsum(np.bincount(rank[term_of], minlength=n_terms))
+    return {
+        "lexical-terms.npy": np.frombuffer(b"".join(encoded[i] for i in by_bytes), np.uint8),
+        "lexical-offsets.npy": offsets,
+        "lexical-docs.npy": doc_of[order],
+        "lexical-weights.npy": weight[order],
+    }
+
+
+class LexicalIndex:
+    """BM25 search over the memory-mapped arrays of one build."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], n_docs: int, tokenizer: str):
+        self.terms = arrays["lexical-terms.npy"]
+        self.offsets = arrays["lexical-offsets.npy"]
+        self.docs = arrays["lexical-docs.npy"]
+        self.weights = arrays["lexical-weights.npy"]
+        self.n_docs = n_docs
         self.tokenizer = tokenizer
-        self.postings = postings
-        self.doc_lengths = np.asarray(doc_lengths, dtype=np.float32)
-        self.k1, self.b = k1, b
-        self.avg_length = float(self.doc_lengths.mean()) if len(doc_lengths) else 0.0
+
+    @classmethod
+    def open(cls, folder: Path, n_docs: int, tokenizer: str, load: Callable[[Path], np.ndarray]) -> "LexicalIndex":
+        return cls({name: load(folder / name) for name in FILES}, n_docs, tokenizer)
+
+    def check(self) -> bool:
+        """The arrays agree with each other (a cheap shape check, not a checksum)."""
+        return (self.offsets.ndim == 2 and self.offsets.shape[1] == 2 and len(self.docs) == len(self.weights)
+                and int(self.offsets[-1, 0]) == len(self.terms) and int(self.offsets[-1, 1]) == len(self.docs))
 
     def tokens(self, text: str) -> list[str]:
         return tokenize(text, self.tokenizer)
 
-    @classmethod
-    def build(cls, texts: list[str], tokenizer: str = TOKENIZER_NAME) -> "BM25":
-        postings: dict[str, tuple[list[int], list[int]]] = {}
-        lengths = []
-        for doc_id, text in enumerate(texts):
-            counts = Counter(tokenize(text, tokenizer))
-            lengths.append(sum(counts.values()))
-            for term, tf in counts.items():
-                ids, tfs = postings.setdefault(term, ([], []))
-                ids.append(doc_id)
-                tfs.append(tf)
-        return cls(postings, lengths, tokenizer=tokenizer)
+    def _row(self, term: str) -> int:
+        """Binary search for the term among the sorted terms; -1 when the index never saw it."""
+        key = term.encode("utf-8")
+        low, high = 0, len(self.offsets) - 2
+        while low <= high:
+            middle = (low + high) // 2
+            start, end = self.offsets[middle, 0], self.offsets[middle + 1, 0]
+            found = self.terms[start:end].tobytes()
+            if found == key:
+                return middle
+            if found < key:
+                low = middle + 1
+            else:
+                high = middle - 1
+        return -1
+
+    def postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        row = self._row(term)
+        if row < 0:
+            return np.zeros(0, np.int32), np.zeros(0, np.float32)
+        start, end = self.offsets[row, 1], self.offsets[row + 1, 1]
+        return self.docs[start:end], self.weights[start:end]
+
+    def document_frequency(self, term: str) -> int:
+        row = self._row(term)
+        return 0 if row < 0 else int(self.offsets[row + 1, 1] - self.offsets[row, 1])
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for the query (0 where no term matches)."""
-        scores = np.zeros(len(self.doc_lengths), dtype=np.float32)
-        n_docs = len(self.doc_lengths)
-        for term, weight in Counter(self.tokens(query)).items():
-            if term not in self.postings:
-                continue
-            ids, tfs = self.postings[term]
-            ids = np.asarray(ids)
-            tf = np.asarray(tfs, dtype=np.float32)
-            idf = math.log(1 + (n_docs - len(ids) + 0.5) / (len(ids) + 0.5))
-            norm = self.k1 * (1 - self.b + self.b * self.doc_lengths[ids] / max(self.avg_length, 1e-9))
-            scores[ids] += weight * idf * tf * (self.k1 + 1) / (tf + norm)
+        scores = np.zeros(self.n_docs, dtype=np.float32)
+        for term, count in Counter(self.tokens(query)).items():
+            docs, weights = self.postings(term)
+            if len(docs):
+                idf = math.log(1 + (self.n_docs - len(docs) + 0.5) / (len(docs) + 0.5))
+                scores[docs] += np.float32(count * idf) * weights
         return scores
-
-    def to_json(self) -> dict:
-        return {
-            "tokenizer": self.tokenizer,
-            "k1": self.k1,
-            "b": self.b,
-            "doc_lengths": self.doc_lengths.astype(int).tolist(),
-            "postings": {term: [ids, tfs] for term, (ids, tfs) in self.postings.items()},
-        }
-
-    @classmethod
-    def from_json(cls, data: dict) -> "BM25":
-        postings = {term: (ids, tfs) for term, (ids, tfs) in data["postings"].items()}
-        return cls(postings, data["doc_lengths"], data["k1"], data["b"], data["tokenizer"])

@@ -1,15 +1,28 @@
-"""The `local` store: one self-describing folder — manifest.json + chunks, FAISS vectors, BM25 postings.
+"""The `local` store: one self-describing folder.
 
-A build writes its data files under a fresh build id, then replaces manifest.json in one
-os.replace; readers only follow the manifest. A crash at any point leaves the previous
-manifest pointing at the previous, untouched files.
+    index/manifest.json             what was built, how, and the size + SHA-256 of every data file
+    index/embed-cache.sqlite        vectors by embedder + text (store/cache.py): repairs never re-embed
+    index/build-<id>/chunks.jsonl   one chunk per line; chunk-offsets.npy says where each line starts
+    index/build-<id>/vectors.npy    float32 (chunks, dim), L2-normalised; exact inner-product search
+    index/build-<id>/lexical-*.npy  BM25 (store/lexical.py)
+
+Every array is a `.npy` file, memory-mapped when loaded: a cold process reads only the pages a
+query touches, so loading is milliseconds whatever the size. A build writes a fresh build-<id>
+folder, then replaces manifest.json in one os.replace (the commit point), then removes older
+builds. A crash at any point leaves the previous manifest pointing at the previous, untouched files;
+a reader that loses a race with that removal reads the new manifest and retries.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
+import shutil
 import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,52 +32,139 @@ from ..embed import Embedder, get_embedder
 from ..errors import NotebotError
 from ..records import Chunk
 from . import Scored
-from .lexical import BM25
+from .lexical import LexicalIndex, build_lexical
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 CACHE_FILE = "embed-cache.sqlite"
+BUILD_PREFIX = "build-"
+LEGACY_PREFIXES = ("chunks-", "vectors-", "lexical-")  # format 1 kept its data files beside the manifest
+# Loading always checks every file's size; it also checks SHA-256 when the data is this small
+# (about 0.1 s at 64 MB on this machine). `notebot index` always checks SHA-256, and repairs.
+VERIFY_AT_LOAD_BYTES = 64 * 2**20
+LOAD_ATTEMPTS = 5
 
 
-def write_index(index_dir: Path, manifest: dict, chunks: list[Chunk], vectors: np.ndarray, lexical: BM25) -> None:
-    """Write the data files under a fresh build id, then swap the manifest in (the commit point)."""
-    import faiss
+# ---- writing ---------------------------------------------------------------------------------
 
-    build_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    files = {"chunks": f"chunks-{build_id}.jsonl", "vectors": f"vectors-{build_id}.faiss", "lexical": f"lexical-{build_id}.json"}
-    with open(index_dir / files["chunks"], "w", encoding="utf-8") as out:
-        for chunk in chunks:
-            out.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
-        _sync(out)
-    flat = faiss.IndexFlatIP(vectors.shape[1])
-    flat.add(vectors)
-    faiss.write_index(flat, str(index_dir / files["vectors"]))
-    with open(index_dir / files["lexical"], "w", encoding="utf-8") as out:
-        out.write(json.dumps(lexical.to_json(), ensure_ascii=False))  # dumps uses the C encoder; dump does not
-        _sync(out)
-    manifest["files"] = files
-    write_json_atomic(index_dir / MANIFEST, manifest)
-    _remove_stale(index_dir, set(files.values()))
+class BuildFolder:
+    """The data files of one build, each written with its size and SHA-256 recorded for the manifest.
+    To add a file to the index, write it here: the manifest, verification and clean-up follow."""
+
+    def __init__(self, index_dir: Path):
+        self.name = BUILD_PREFIX + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        self.path = Path(index_dir) / self.name
+        self.path.mkdir()
+        self.files: dict[str, dict] = {}
+
+    def write_array(self, name: str, array: np.ndarray) -> None:
+        with self._open(name) as out:
+            np.save(out, np.ascontiguousarray(array), allow_pickle=False)
+
+    def write_lines(self, name: str, lines: Iterable[str]) -> np.ndarray:
+        """Write text lines; returns where each starts (bytes), plus the end: len(lines) + 1 offsets."""
+        offsets = [0]
+        with self._open(name) as out:
+            for line in lines:
+                data = (line + "\n").encode("utf-8")
+                out.write(data)
+                offsets.append(offsets[-1] + len(data))
+        return np.asarray(offsets, np.int64)
+
+    @contextmanager
+    def _open(self, name: str):
+        with open(self.path / name, "wb") as handle:
+            out = _Checksummed(handle)
+            yield out
+            handle.flush()
+            os.fsync(handle.fileno())
+        self.files[name] = {"bytes": out.size, "sha256": out.digest.hexdigest()}
+
+
+class _Checksummed:
+    """A write-only file that hashes what passes through it (np.save writes to any .write())."""
+
+    def __init__(self, handle):
+        self.handle, self.digest, self.size = handle, hashlib.sha256(), 0
+
+    def write(self, data) -> int:
+        data = memoryview(data).cast("B")
+        self.digest.update(data)
+        self.size += len(data)
+        return self.handle.write(data)
+
+
+def write_index(index_dir: Path, manifest: dict, chunks: list[Chunk], vectors: np.ndarray) -> None:
+    """Write a new build folder, then swap the manifest in (the commit point), then drop older builds."""
+    index_dir = Path(index_dir)
+    with writing(index_dir):
+        folder = BuildFolder(index_dir)
+        try:
+            offsets = folder.write_lines("chunks.jsonl", (json.dumps(c.to_json(), ensure_ascii=False) for c in chunks))
+            folder.write_array("chunk-offsets.npy", offsets)
+            folder.write_array("vectors.npy", np.asarray(vectors, np.float32))
+            for name, array in build_lexical([c.embed_text for c in chunks], manifest["tokenizer"]).items():
+                folder.write_array(name, array)
+            _sync_folder(folder.path)
+            manifest = {**manifest, "store": "local", "build": folder.name, "files": folder.files,
+                        "lexical": {"k1": 1.2, "b": 0.75}}
+            write_json_atomic(index_dir / MANIFEST, manifest)
+        except BaseException:
+            shutil.rmtree(folder.path, ignore_errors=True)  # a failed build leaves nothing behind
+            raise
+    remove_stale(index_dir, keep=folder.name)
+
+
+@contextmanager
+def writing(index_dir: Path):
+    """Turn a failed write (disk full, read-only folder, file too large) into a one-line error."""
+    try:
+        yield
+    except OSError as problem:
+        raise write_error(index_dir, problem) from None
+
+
+def write_error(index_dir: Path, problem: OSError) -> NotebotError:
+    if problem.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        hint = "free some disk space and index again (the previous index, if any, is intact)"
+    elif problem.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "make the folder writable, or choose another with --index-dir"
+    else:
+        hint = "check the folder and index again (the previous index, if any, is intact)"
+    return NotebotError(f"could not write the index in {index_dir}: {problem.strerror or problem}", hint)
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "w", encoding="utf-8") as out:
-        json.dump(data, out, ensure_ascii=False, indent=2)
-        _sync(out)
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "w", encoding="utf-8") as out:
+            json.dump(data, out, ensure_ascii=False, indent=2)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
-def _sync(handle) -> None:
-    handle.flush()
-    os.fsync(handle.fileno())
+def _sync_folder(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
-def _remove_stale(index_dir: Path, keep: set[str]) -> None:
-    for path in index_dir.iterdir():
-        if path.name.split("-", 1)[0] in ("chunks", "vectors", "lexical") and path.name not in keep:
+def remove_stale(index_dir: Path, keep: str) -> None:
+    """Remove earlier builds (and format-1 data files). Readers holding them open keep reading."""
+    for path in Path(index_dir).iterdir():
+        if path.name.startswith(BUILD_PREFIX) and path.name != keep and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.name.startswith(LEGACY_PREFIXES) and path.is_file():
             path.unlink(missing_ok=True)
 
+
+# ---- reading ---------------------------------------------------------------------------------
 
 def read_manifest(index_dir: Path) -> dict:
     path = Path(index_dir) / MANIFEST
@@ -72,31 +172,64 @@ def read_manifest(index_dir: Path) -> dict:
         raise NotebotError(f"no index in {index_dir}", "build it with: notebot index")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-        manifest["embedder"]["name"], manifest["files"]["chunks"]  # noqa: B018 - shape check
+        manifest["embedder"]["name"]  # noqa: B018 - shape check
     except (ValueError, KeyError, TypeError):
-        raise NotebotError(f"the index manifest {path} is damaged", "rebuild it with: notebot index --rebuild") from None
+        raise NotebotError(f"the index manifest {path} is damaged", "repair it with: notebot index") from None
+    if manifest.get("store", "local") != "local":
+        raise NotebotError(f"the index in {index_dir} lives in the {manifest['store']!r} store, not 'local'",
+                           "drop --store / NOTEBOT_STORE, or index again with --store local")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise NotebotError(
             f"the index in {index_dir} has format {manifest.get('format_version')}, this notebot reads format {FORMAT_VERSION}",
-            "rebuild it with: notebot index --rebuild",
+            "upgrade it with: notebot index   (vectors come from the embedding cache)",
         )
+    try:
+        manifest["build"], manifest["files"]["vectors.npy"]["sha256"]  # noqa: B018 - shape check
+    except (KeyError, TypeError):
+        raise NotebotError(f"the index manifest {path} is damaged", "repair it with: notebot index") from None
     return manifest
 
 
-class LocalIndex:
-    """A loaded local index (the `Index` protocol). The embedder is loaded on first use, so lexical
-    search never pays for it."""
+def damaged_files(index_dir: Path, manifest: dict, full: bool = True) -> list[str]:
+    """The data files of the manifest's build that are missing, of the wrong size or (full) whose
+    SHA-256 differs. An empty list means the build is sound."""
+    folder = Path(index_dir) / manifest["build"]
+    damaged = []
+    for name, expected in manifest["files"].items():
+        path = folder / name
+        try:
+            if path.stat().st_size != expected["bytes"] or (full and _sha256(path) != expected["sha256"]):
+                damaged.append(name)
+        except FileNotFoundError:
+            damaged.append(name)
+    return damaged
 
-    def __init__(self, index_dir: Path, manifest: dict, chunks: list[Chunk], vectors, lexical: BM25,
-                 embedder: Embedder | None = None):
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as data:
+        while block := data.read(2**22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class _BuildGone(Exception):
+    """The manifest's build folder vanished under us: a concurrent rebuild replaced it."""
+
+
+class LocalIndex:
+    """A loaded local index (the `Index` protocol). Arrays are memory-mapped; chunks are parsed when
+    touched; the embedder is loaded on first use, so lexical search never pays for it."""
+
+    def __init__(self, index_dir: Path, manifest: dict, chunks: "ChunkTable", vectors: np.ndarray,
+                 lexical: LexicalIndex, embedder: Embedder | None = None):
         self.index_dir = Path(index_dir)
         self.location = str(index_dir)
         self.manifest = manifest
         self.chunks = chunks
-        self.vectors = vectors  # a faiss index, row i = chunks[i]
+        self.vectors = vectors  # (chunks, dim) float32, row i = chunks[i]
         self.lexical = lexical
         self._embedder = embedder
-        self._positions = {c.id: i for i, c in enumerate(chunks)}
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -105,18 +238,23 @@ class LocalIndex:
     def embedder(self) -> Embedder:
         if self._embedder is None:
             embedder = get_embedder(self.manifest["embedder"]["name"])
-            if embedder.dim != self.vectors.d:  # the model behind the name changed (an st: folder replaced)
+            if embedder.dim != self.vectors.shape[1]:  # the model behind the name changed (an st: folder replaced)
                 raise NotebotError(
                     f"embedder {embedder.name!r} now gives {embedder.dim}-dimensional vectors, the index in "
-                    f"{self.index_dir} holds {self.vectors.d}-dimensional ones",
+                    f"{self.index_dir} holds {self.vectors.shape[1]}-dimensional ones",
                     "rebuild it with: notebot index --rebuild",
                 )
             self._embedder = embedder
         return self._embedder
 
     def vector_search(self, vector: np.ndarray, n: int) -> Scored:
+        import faiss  # exact (flat) inner product straight over the mapped array: no copy into an index
+
+        n = min(n, len(self.chunks))
+        if n == 0:
+            return []
         query = np.ascontiguousarray(np.asarray(vector, dtype=np.float32).reshape(1, -1))
-        scores, ids = self.vectors.search(query, min(n, self.vectors.ntotal))
+        scores, ids = faiss.knn(query, self.vectors, n, metric=faiss.METRIC_INNER_PRODUCT)
         return [(self.chunks[int(i)], float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
     def lexical_search(self, query: str, n: int) -> Scored:
@@ -132,37 +270,153 @@ class LocalIndex:
         return self.lexical.tokens(text)
 
     def document_frequencies(self, terms: list[str]) -> dict[str, int]:
-        return {t: len(self.lexical.postings[t][0]) for t in terms if t in self.lexical.postings}
+        found = {t: self.lexical.document_frequency(t) for t in terms}
+        return {t: df for t, df in found.items() if df}
 
     def next_chunk(self, chunk: Chunk) -> Chunk | None:
-        i = self._positions.get(chunk.id, -1) + 1
-        if 0 < i < len(self.chunks) and self.chunks[i].file == chunk.file and self.chunks[i].headings == chunk.headings:
-            return self.chunks[i]
+        i = self.chunks.position(chunk) + 1
+        if 0 < i < len(self.chunks):
+            following = self.chunks[i]
+            if following.file == chunk.file and following.headings == chunk.headings:
+                return following
         return None
 
     @classmethod
     def load(cls, index_dir: Path, embedder: str | None = None) -> "LocalIndex":
         """Load and check an index; `embedder`, when given, must be the one it was built with."""
-        import faiss
-
         index_dir = Path(index_dir)
-        manifest = read_manifest(index_dir)
-        built_with = manifest["embedder"]["name"]
-        if embedder and embedder != built_with:
-            raise NotebotError(
-                f"the index in {index_dir} was built with embedder {built_with!r}, not {embedder!r}",
-                f"rebuild it with: notebot index --embedder {embedder}   (or drop --embedder / NOTEBOT_EMBEDDER)",
-            )
-        damaged = NotebotError(f"the index in {index_dir} is damaged or incomplete", "rebuild it with: notebot index --rebuild")
-        files = manifest["files"]
+        for _ in range(LOAD_ATTEMPTS):
+            manifest = read_manifest(index_dir)
+            built_with = manifest["embedder"]["name"]
+            if embedder and embedder != built_with:
+                raise NotebotError(
+                    f"the index in {index_dir} was built with embedder {built_with!r}, not {embedder!r}",
+                    f"rebuild it with: notebot index --embedder {embedder}   (or drop --embedder / NOTEBOT_EMBEDDER)",
+                )
+            try:
+                return cls._open(index_dir, manifest)
+            except _BuildGone:
+                if _current_build(index_dir) == manifest["build"]:
+                    raise cls._damaged(index_dir, "files are missing") from None
+                # A rebuild swapped the manifest after we read it: read the new one.
+        raise NotebotError(f"the index in {index_dir} keeps changing while it loads", "try again when the re-index has finished")
+
+    @classmethod
+    def _open(cls, index_dir: Path, manifest: dict) -> "LocalIndex":
+        folder = index_dir / manifest["build"]
+        if not folder.is_dir():
+            raise _BuildGone
+        total = sum(entry["bytes"] for entry in manifest["files"].values())
+        damaged = damaged_files(index_dir, manifest, full=total <= VERIFY_AT_LOAD_BYTES)
+        if damaged and not folder.is_dir():
+            raise _BuildGone
+        if damaged:
+            raise cls._damaged(index_dir, ", ".join(damaged) + (" differ from the manifest" if len(damaged) > 1 else " differs from the manifest"))
         try:
-            with open(index_dir / files["chunks"], encoding="utf-8") as lines:
-                chunks = [Chunk.from_json(json.loads(line)) for line in lines]
-            vectors = faiss.read_index(str(index_dir / files["vectors"]))
-            lexical = BM25.from_json(json.loads((index_dir / files["lexical"]).read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError):
-            raise damaged from None
-        count = manifest["counts"]["chunks"]
-        if not (len(chunks) == count == vectors.ntotal == len(lexical.doc_lengths)) or vectors.d != manifest["embedder"]["dim"]:
-            raise damaged
+            count, dim = manifest["counts"]["chunks"], manifest["embedder"]["dim"]
+            chunks = ChunkTable(folder / "chunks.jsonl", _load_array(folder / "chunk-offsets.npy"))
+            vectors = _load_array(folder / "vectors.npy")
+            lexical = LexicalIndex.open(folder, count, manifest["tokenizer"], _load_array)
+        except FileNotFoundError:
+            raise _BuildGone from None
+        except (OSError, ValueError, KeyError, TypeError):
+            raise cls._damaged(index_dir, "a data file cannot be read") from None
+        if not (len(chunks) == count and vectors.shape == (count, dim) and vectors.dtype == np.float32 and lexical.check()):
+            raise cls._damaged(index_dir, "its data files disagree with the manifest")
         return cls(index_dir, manifest, chunks, vectors, lexical)
+
+    @staticmethod
+    def _damaged(index_dir: Path, what: str) -> NotebotError:
+        return NotebotError(f"the index in {index_dir} is damaged ({what})",
+                            "repair it with: notebot index   (vectors come from the embedding cache)")
+
+
+def _current_build(index_dir: Path) -> str | None:
+    try:
+        return json.loads((Path(index_dir) / MANIFEST).read_text(encoding="utf-8")).get("build")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _load_array(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError:  # an empty array cannot be mapped; it costs nothing to read
+        return np.load(path, allow_pickle=False)
+
+
+class ChunkTable(Sequence[Chunk]):
+    """The chunks of a build, parsed one line at a time when asked for (os.pread: thread-safe).
+    An open descriptor keeps reading a build that a concurrent rebuild has since removed."""
+
+    def __init__(self, path: Path, offsets: np.ndarray):
+        self._descriptor = os.open(path, os.O_RDONLY)
+        self._offsets = offsets
+        self._positions: dict[str, int] = {}  # chunk id -> row, for chunks handed out
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        start, end = int(self._offsets[i]), int(self._offsets[i + 1])
+        chunk = Chunk.from_json(json.loads(os.pread(self._descriptor, end - start, start)))
+        self._positions[chunk.id] = i
+        return chunk
+
+    def __iter__(self) -> Iterator[Chunk]:
+        with open(self._descriptor, encoding="utf-8", closefd=False) as lines:
+            lines.seek(0)
+            for line in lines:
+                yield Chunk.from_json(json.loads(line))
+
+    def position(self, chunk: Chunk) -> int:
+        """The row of a chunk this table handed out, or -1."""
+        return self._positions.get(chunk.id, -1)
+
+    def __del__(self):
+        try:
+            os.close(self._descriptor)
+        except (OSError, AttributeError):
+            pass
+
+
+class LocalStore:
+    """The `local` backend as build.py and the commands see it (the `Store` protocol)."""
+
+    name = "local"
+
+    def __init__(self, settings):
+        self.index_dir = Path(settings.index_dir)
+        self.location = str(self.index_dir)
+
+    def describe(self) -> str:
+        return f"local  {self.index_dir}"
+
+    def exists(self) -> bool:
+        return (self.index_dir / MANIFEST).exists()
+
+    def read_manifest(self) -> dict:
+        return read_manifest(self.index_dir)
+
+    def previous_manifest(self) -> dict | None:
+        """The manifest being replaced; None when there is none or it is unreadable (a build fixes that)."""
+        try:
+            return read_manifest(self.index_dir) if self.exists() else None
+        except NotebotError:
+            return None
+
+    def damage(self, manifest: dict) -> list[str]:
+        return damaged_files(self.index_dir, manifest, full=True)
+
+    def write(self, manifest: dict, chunks: list[Chunk], vectors: np.ndarray, previous: dict | None = None,
+              rebuild: bool = False) -> None:
+        write_index(self.index_dir, manifest, chunks, vectors)
+
+    def open(self, embedder: str | None = None) -> LocalIndex:
+        return LocalIndex.load(self.index_dir, embedder)
