@@ -49,7 +49,10 @@ def lexical(index: Index, query: str, n: int) -> Scored:
 
 def hybrid(index: Index, query: str, n: int) -> Scored:
     """Reciprocal-rank fusion. Rank sums tie often (1st + 3rd = 3rd + 1st), so ties go to the
-    chunk with the higher sum of scores, each scaled by its list's best score; then corpus order."""
+    chunk with the higher sum of scores, each scaled by its list's best score; then corpus order.
+    A store that fuses inside its engine (Milvus) does it there, with the same k."""
+    if hasattr(index, "hybrid_search"):
+        return index.hybrid_search(query, index.embedder.embed_queries([query])[0], n, RRF_K)
     fused: dict[str, float] = {}
     strength: dict[str, float] = {}
     chunks = {}
