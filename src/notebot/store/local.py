@@ -40,8 +40,8 @@ CACHE_FILE = "embed-cache.sqlite"
 BUILD_PREFIX = "build-"
 LEGACY_PREFIXES = ("chunks-", "vectors-", "lexical-")  # format 1 kept its data files beside the manifest
 # Loading always checks every file's size; it also checks SHA-256 when the data is this small
-# (about 0.1 s at 64 MB on this machine). `notebot index` always checks SHA-256, and repairs.
-VERIFY_AT_LOAD_BYTES = 64 * 2**20
+# (about 20 ms on an idle 2-core machine: ~5k chunks with e5). `notebot index` always checks SHA-256.
+VERIFY_AT_LOAD_BYTES = 16 * 2**20
 LOAD_ATTEMPTS = 5
 
 
@@ -248,23 +248,21 @@ class LocalIndex:
         return self._embedder
 
     def vector_search(self, vector: np.ndarray, n: int) -> Scored:
-        import faiss  # exact (flat) inner product straight over the mapped array: no copy into an index
+        # Exact search for one query is a memory-bound matrix-vector product over the mapped array;
+        # numpy does it without FAISS's ~1 s import in a cold process (benchmarks/README.md, "Scale").
+        query = np.asarray(vector, dtype=np.float32).reshape(-1)
+        return self._top(self.vectors @ query, n, keep=lambda score: True)
 
-        n = min(n, len(self.chunks))
-        if n == 0:
-            return []
-        query = np.ascontiguousarray(np.asarray(vector, dtype=np.float32).reshape(1, -1))
-        scores, ids = faiss.knn(query, self.vectors, n, metric=faiss.METRIC_INNER_PRODUCT)
-        return [(self.chunks[int(i)], float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
-
-    def lexical_search(self, query: str, n: int) -> Scored:
-        scores = self.lexical.scores(query)
+    def _top(self, scores: np.ndarray, n: int, keep) -> Scored:
         n = min(n, len(scores))
         if n == 0:
             return []
         top = np.argpartition(-scores, n - 1)[:n]
         top = top[np.lexsort((top, -scores[top]))]  # by score, ties by chunk order: deterministic
-        return [(self.chunks[int(i)], float(scores[i])) for i in top if scores[i] > 0]
+        return [(self.chunks[int(i)], float(scores[i])) for i in top if keep(scores[i])]
+
+    def lexical_search(self, query: str, n: int) -> Scored:
+        return self._top(self.lexical.scores(query), n, keep=lambda score: score > 0)  # only chunks sharing a term
 
     def tokens(self, text: str) -> list[str]:
         return self.lexical.tokens(text)
