@@ -10,7 +10,8 @@ the data (without the embedding cache), the index process's peak RSS, a cold `no
 process (median of 3) and its peak RSS, and in-process hybrid/lexical search p50/p95.
 
 Parity: Hit@5 / MRR@10 of hybrid, vector and lexical search, local vs milvus built from the same
-embedding cache, on ../shared/eval/dev.jsonl (answerable questions).
+embedding cache, on ../shared/eval/dev.jsonl (answerable questions); `milvus` runs BM25 over
+notebot's own tokens (the default), `milvus-jieba` over the text with Milvus's jieba analyzer.
 """
 
 from __future__ import annotations
@@ -120,13 +121,16 @@ def parity(distractors: Path | None, qa: Path, cache: Path | None) -> dict:
     corpus = _assemble(ROOT / "corpus", distractors, OUT / f"parity-{label}-notes")
     questions = [q for q in load_qa(qa) if q.kind != "unanswerable"]
     results = {}
-    for store in ("local", "milvus"):
+    from notebot.store import milvus
+
+    for store in ("local", "milvus", "milvus-jieba"):
+        milvus.LEXICAL_FIELD = "text" if store == "milvus-jieba" else "terms"
         index_dir = OUT / f"parity-{label}-{store}"
         shutil.rmtree(index_dir, ignore_errors=True)
         index_dir.mkdir(parents=True)
         if cache and cache.exists():
             shutil.copy(cache, index_dir / CACHE_FILE)
-        report = build_index(Settings.load(environ={}, corpus_dir=corpus, index_dir=index_dir, store=store))
+        report = build_index(Settings.load(environ={}, corpus_dir=corpus, index_dir=index_dir, store=store.split("-")[0]))
         index = open_index(Settings.load(environ={}, index_dir=index_dir))
         results[store] = {"embedded": report["embedded"]}
         for mode in ("hybrid", "vector", "lexical"):

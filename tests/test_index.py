@@ -206,3 +206,16 @@ def test_a_20_mb_note_indexes(write_notes, hash_settings):
     settings = hash_settings(write_notes({"big.md": big}))
     report = build_index(settings)
     assert report["chunks"] > 1000
+
+
+def test_the_web_uis_reindex_repairs_a_damaged_index(write_notes, hash_settings):
+    from notebot.apps.ui import NotebotApp
+
+    settings = hash_settings(write_notes(NOTES))
+    build_index(settings)
+    _damage(settings, "flip-a-vector-byte")
+    app = NotebotApp(settings)
+    assert "damaged" in app.describe_index()
+    report = app.build()
+    assert report["repaired"] == ["vectors.npy"] and report["embedded"] == 0
+    assert "**3** chunks" in app.describe_index()

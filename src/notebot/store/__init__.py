@@ -23,7 +23,10 @@ Scored = list[tuple[Chunk, float]]  # best first
 
 
 class Index(Protocol):
-    """A built index: its chunks, its manifest, its embedder, and the two searches retrieval fuses."""
+    """A built index: its chunks, its manifest, its embedder, and the two searches retrieval fuses.
+
+    A backend whose engine fuses the two itself may also offer
+    `hybrid_search(query, vector, n, rrf_k) -> Scored`; search/retrieve.py then lets it (Milvus)."""
 
     location: str  # where it lives, for messages: a folder, or a server URI
     manifest: dict  # format version, embedder + dim, chunker, tokenizer, corpus files, counts

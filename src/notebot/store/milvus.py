@@ -42,7 +42,9 @@ FACTS = "notebot.manifest"
 FIELDS = ["id", "file", "headings", "line_start", "line_end", "text"]
 CONNECT_TIMEOUT = 10.0  # seconds before an unreachable server is reported
 INSERT_BATCH = 500
-LEXICAL_FIELDS = ("terms", "text")  # what Milvus's BM25 reads: notebot's tokens (default) or jieba words
+# What Milvus's BM25 reads: `terms` (notebot's own tokens, the default) or `text` (Milvus's jieba
+# analyzer); benchmarks/scale.py --parity measures both.
+LEXICAL_FIELD = "terms"
 
 _clients: dict[tuple[str, str], object] = {}  # one client per URI and process: Lite allows one process per file
 
@@ -79,14 +81,14 @@ class MilvusStore:
 
     name = "milvus"
 
-    def __init__(self, settings, lexical_field: str = "terms"):
+    def __init__(self, settings):
         self.index_dir = Path(settings.index_dir)
         pointer = self._pointer()
         self.uri_setting = settings.milvus_uri or pointer.get("uri", "")
         self.uri = self.uri_setting or str(self.index_dir / LITE_FILE)
         self.token = settings.milvus_token
         self.alias = pointer.get("alias") or _alias_for(self.index_dir)
-        self.lexical_field = lexical_field
+        self.lexical_field = LEXICAL_FIELD
         self.location = f"{self.uri} (collection alias {self.alias})"
         self._client = None
         if not self.uri.startswith(("http://", "https://")) and not self.uri.endswith(".db"):
