@@ -51,7 +51,10 @@ _clients: dict[tuple[str, str], object] = {}  # one client per URI and process: 
 
 def _pymilvus():
     import logging
+    import os
 
+    # gRPC's C core logs keepalive chatter ("too_many_pings") to stderr; notebot reports failures itself
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     try:
         import pymilvus
     except ImportError:
