@@ -32,6 +32,7 @@ import numpy as np
 from ..embed import Embedder, get_embedder
 from ..errors import NotebotError
 from ..records import Chunk
+from ..redact import redact_url
 from ..tokenize import tokenize
 from . import Scored
 from .local import MANIFEST, write_json_atomic, writing
@@ -67,7 +68,7 @@ def _pymilvus():
 
 def _milvus_error(uri: str, problem: Exception) -> NotebotError:
     text = " ".join(str(getattr(problem, "message", "") or problem).split())[:200]
-    return NotebotError(f"Milvus at {uri} failed: {text}",
+    return NotebotError(f"Milvus at {redact_url(uri)} failed: {text}",
                         "check that the server is running and --milvus-uri / NOTEBOT_MILVUS_URI is right, then try again")
 
 
@@ -87,12 +88,15 @@ class MilvusStore:
     def __init__(self, settings):
         self.index_dir = Path(settings.index_dir)
         pointer = self._pointer()
-        self.uri_setting = settings.milvus_uri or pointer.get("uri", "")
+        uri = settings.milvus_uri
+        if uri and not uri.startswith(("http://", "https://")):
+            uri = str(Path(uri).resolve())  # remembered in the index folder: must not depend on the cwd
+        self.uri_setting = uri or pointer.get("uri", "")
         self.uri = self.uri_setting or str(self.index_dir / LITE_FILE)
         self.token = settings.milvus_token
         self.alias = pointer.get("alias") or _alias_for(self.index_dir)
         self.lexical_field = LEXICAL_FIELD
-        self.location = f"{self.uri} (collection alias {self.alias})"
+        self.location = f"{redact_url(self.uri)} (collection alias {self.alias})"
         self._client = None
         if not self.uri.startswith(("http://", "https://")) and not self.uri.endswith(".db"):
             raise NotebotError(f"the Milvus Lite file {self.uri} does not end in .db",
@@ -123,7 +127,7 @@ class MilvusStore:
         self._client = None
 
     def describe(self) -> str:
-        return f"milvus  {self.uri}  alias {self.alias} -> {self._current() or '(none)'}"
+        return f"milvus  {redact_url(self.uri)}  alias {self.alias} -> {self._current() or '(none)'}"
 
     def exists(self) -> bool:
         return bool(self._pointer()) or self._current() is not None
@@ -147,7 +151,7 @@ class MilvusStore:
         except Exception as problem:  # noqa: BLE001
             raise _milvus_error(self.uri, problem) from None
         if FACTS not in properties:
-            raise NotebotError(f"the Milvus collection {collection} at {self.uri} was not created by notebot",
+            raise NotebotError(f"the Milvus collection {collection} at {redact_url(self.uri)} was not created by notebot",
                                "choose another --index-dir (its name names the collection), or drop that collection")
         return json.loads(properties[FACTS])
 
@@ -155,7 +159,7 @@ class MilvusStore:
         pointer = self._pointer()
         collection = self._current()  # a teammate's index on a shared server needs no local folder
         if collection is None:
-            raise NotebotError(f"no index {self.alias} at {self.uri}", "build it with: notebot index --store milvus")
+            raise NotebotError(f"no index {self.alias} at {redact_url(self.uri)}", "build it with: notebot index --store milvus")
         facts = self._facts(collection)
         self._load(collection)
         if facts.get("format_version") != FORMAT:
@@ -279,7 +283,7 @@ class MilvusStore:
         built_with = manifest["embedder"]["name"]
         if embedder and embedder != built_with:
             raise NotebotError(
-                f"the index {self.alias} at {self.uri} was built with embedder {built_with!r}, not {embedder!r}",
+                f"the index {self.alias} at {redact_url(self.uri)} was built with embedder {built_with!r}, not {embedder!r}",
                 f"rebuild it with: notebot index --store milvus --embedder {embedder}   (or drop --embedder / NOTEBOT_EMBEDDER)",
             )
         return MilvusIndex(self, manifest)
@@ -428,7 +432,7 @@ def _connect(uri: str, token: str, index_dir: Path):
         if lite:
             raise NotebotError(f"cannot open the Milvus Lite file {uri}: {text}",
                                "make its folder writable, and stop any other process using it (one process per Lite file)") from None
-        raise NotebotError(f"cannot reach Milvus at {uri}: {text}",
+        raise NotebotError(f"cannot reach Milvus at {redact_url(uri)}: {text}",
                            "start the server, or fix --milvus-uri / NOTEBOT_MILVUS_URI (and NOTEBOT_MILVUS_TOKEN)") from None
     _clients[key] = client
     return client
