@@ -183,23 +183,23 @@ def damaged_cache(notes: Path, rebuild: bool) -> list[str | None]:
 
 
 def damaged_data_file(notes: Path, which: str) -> list[str | None]:
-    import faiss
+    import numpy as np
 
     corpus, index = fresh_copy(notes, f"data-{which}")
     env = {"NOTEBOT_EMBEDDER": "hash"}
     rc, err = finish(notebot("index", str(corpus), "--index-dir", str(index), env=env))
     assert rc == 0, err
     manifest = json.loads((index / MANIFEST).read_text(encoding="utf-8"))
-    vectors_file = index / manifest["files"]["vectors"]
-    before = faiss.read_index(str(vectors_file))
-    original = before.reconstruct_n(0, before.ntotal)
+    build = index / manifest["build"]  # index format 2: data files in build-<id>/ (store/local.py)
+    vectors_file = build / "vectors.npy"
+    original = np.load(vectors_file).copy()
     if which == "vectors":
         data = bytearray(vectors_file.read_bytes())
         middle = len(data) // 2
         data[middle : middle + 64] = bytes(b ^ 0x5A for b in data[middle : middle + 64])  # same size, wrong numbers
         vectors_file.write_bytes(bytes(data))
     else:
-        chunks_file = index / manifest["files"]["chunks"]
+        chunks_file = build / "chunks.jsonl"
         chunks_file.write_bytes(chunks_file.read_bytes()[: chunks_file.stat().st_size // 2])
     rc, err = finish(notebot("index", str(corpus), "--index-dir", str(index), env=env))
     if rc != 0:
@@ -212,7 +212,7 @@ def damaged_data_file(notes: Path, which: str) -> list[str | None]:
     if problem:
         return [problem]
     after = LocalIndex.load(index).vectors
-    return [None if (after.reconstruct_n(0, after.ntotal) == original).all() else "vectors differ from the originals"]
+    return [None if (np.asarray(after) == original).all() else "vectors differ from the originals"]
 
 
 READER = """
