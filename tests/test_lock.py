@@ -86,8 +86,8 @@ def test_two_index_runs_at_once_leave_a_whole_index(write_notes, tmp_path):
         assert run.returncode == 0, stderr
     index = Index.load(index_dir)
     assert len(index.chunks) == 3
-    data_files = [p for p in index_dir.iterdir() if p.name.split("-", 1)[0] in ("chunks", "vectors", "lexical")]
-    assert sorted(p.name for p in data_files) == sorted(index.manifest["files"].values())
+    builds = [p.name for p in index_dir.iterdir() if p.is_dir()]  # index format 2: one build-<id>/ folder per build
+    assert builds == [index.manifest["build"]]
 
 
 def test_an_index_folder_that_cannot_be_written_is_a_one_line_error(write_notes, tmp_path):
