@@ -64,10 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print one JSON object (citations carry the passage text and quoted lines)")
 
     from ..evaluation import evaluate
-    from . import ui
+    from . import mcp, ui
 
     evaluate.configure_parser(commands.add_parser("eval", parents=[common], help="evaluate on a Q&A set (JSON lines)"))
     ui.configure_parser(commands.add_parser("serve", parents=[common], help="start the web UI"))
+    mcp.configure_parser(commands.add_parser("mcp", parents=[common], help="serve the notes to AI assistants (MCP over stdio)",
+                                             description="A Model Context Protocol server on stdin/stdout: tools search_notes, "
+                                                         "ask_notes, read_note. Logs go to stderr."))
     return parser
 
 
@@ -91,9 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         handler = {"index": cmd_index, "search": cmd_search, "info": cmd_info, "ask": cmd_ask}.get(args.command)
         if handler is None:
             from ..evaluation import evaluate
-            from . import ui
+            from . import mcp, ui
 
-            return {"eval": evaluate.run, "serve": ui.run}[args.command](args, settings)
+            return {"eval": evaluate.run, "serve": ui.run, "mcp": mcp.run}[args.command](args, settings)
         return handler(args, settings)
     except NotebotError as problem:
         print(f"error: {printable(str(problem))}", file=sys.stderr)
