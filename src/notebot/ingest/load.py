@@ -9,8 +9,10 @@ from pathlib import Path
 
 from ..errors import NotebotError
 from ..records import Document
+from .markdown import read_markdown
 
 NOTE_SUFFIXES = (".md", ".markdown", ".txt")
+MARKDOWN_SUFFIXES = (".md", ".markdown")
 
 
 def find_note_files(corpus_dir: Path, warn: Callable[[str], None] = lambda message: None) -> list[Path]:
@@ -48,7 +50,10 @@ def load_corpus(corpus_dir: Path, warn: Callable[[str], None] = lambda message: 
             continue
         if encoding != "utf-8":
             warn(f"{relative} is {encoding.upper()}, not UTF-8: decoded as {encoding.upper()}")
-        documents.append(Document(path=relative, text=text, encoding=encoding))
+        document = Document(path=relative, text=text, encoding=encoding)
+        if path.suffix.lower() in MARKDOWN_SUFFIXES:
+            document = read_markdown(document, warn)  # Obsidian-style syntax, same line numbers
+        documents.append(document)
     return documents
 
 
