@@ -50,8 +50,11 @@ class NotesService:
             stamp = None
         with self._lock:
             if self._index is None or stamp != self._stamp:
-                self._index = open_index(self.settings)
-                self._stamp = stamp
+                from .watch import carry_embedder
+
+                fresh = open_index(self.settings)
+                carry_embedder(self._index, fresh)
+                self._index, self._stamp = fresh, stamp
             return self._index
 
     def search_notes(self, query: str, k: int, mode: str) -> dict:
@@ -59,7 +62,8 @@ class NotesService:
 
         settings = Settings.load(environ={}, **{**_fields(self.settings), "k": k, "mode": mode})
         hits = search(self.index, query, settings.k, settings.mode)
-        return {"query": query, "mode": mode, "passages": [_passage(hit) for hit in hits], **self._coverage()}
+        coverage = self._coverage() if mode != "lexical" else {}
+        return {"query": query, "mode": mode, "passages": [_passage(hit) for hit in hits], **coverage}
 
     def ask_notes(self, question: str, history: list[tuple[str, str]]) -> dict:
         from ..answer import ask
@@ -69,7 +73,7 @@ class NotesService:
         result.pop("timings", None)
         for citation, hit in zip(result["citations"], answer.hits):
             citation["text"] = hit.chunk.text
-        return {**result, **self._coverage()}
+        return result
 
     def read_note(self, path: str, start_line: int, end_line: int | None) -> dict:
         from ..ingest.load import NOTE_SUFFIXES, decode_note
@@ -110,12 +114,11 @@ class NotesService:
         return file
 
     def _coverage(self) -> dict:
-        """How complete the index's vector half is, when it is still being embedded."""
-        vectors = self.index.manifest.get("vectors")
-        if not vectors or vectors.get("complete", True):
-            return {}
-        return {"notice": f"the index is still embedding ({vectors['embedded']} of {vectors['total']} chunks): "
-                          "keyword matches are complete, meaning matches are partial"}
+        """While the index is still being embedded, say so (as answers do)."""
+        from ..answer.ask import partial_vectors_notice
+
+        notice = partial_vectors_notice(self.index.manifest)
+        return {"notice": notice} if notice else {}
 
 
 def _passage(hit) -> dict:

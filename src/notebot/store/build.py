@@ -30,14 +30,19 @@ EMBED_BATCH = 16
 
 
 def build_index(settings: Settings, progress: Progress | None = None, rebuild: bool = False,
-                warn: Callable[[str], None] = lambda message: None) -> dict:
+                warn: Callable[[str], None] = lambda message: None, max_new_embeddings: int | None = None) -> dict:
     """Index settings.corpus_dir into settings.index_dir; returns a report of what was done.
-    One writer at a time per index folder: a second one waits for the first (store/lock.py)."""
+    One writer at a time per index folder: a second one waits for the first (store/lock.py).
+
+    `max_new_embeddings` caps how many chunks this build embeds (0: lexical only); the rest get
+    zero vectors until a later build, and manifest["vectors"] says how far embedding got.
+    """
     with writer_lock(settings.index_dir, settings.lock_timeout, warn):
-        return _build_index(settings, progress, rebuild, warn)
+        return _build_index(settings, progress, rebuild, warn, max_new_embeddings)
 
 
-def _build_index(settings: Settings, progress: Progress | None, rebuild: bool, warn: Callable[[str], None]) -> dict:
+def _build_index(settings: Settings, progress: Progress | None, rebuild: bool, warn: Callable[[str], None],
+                 max_new_embeddings: int | None = None) -> dict:
     started = time.perf_counter()
     progress = progress or silent
     index_dir = Path(settings.index_dir)
@@ -54,11 +59,12 @@ def _build_index(settings: Settings, progress: Progress | None, rebuild: bool, w
     fingerprint = corpus_fingerprint(documents)
     if not rebuild and previous and _same_build(previous, embedder_name, config, settings.tokenizer, fingerprint):
         return {"files": len(documents), "chunks": len(chunks), "embedded": 0, "reused": len(chunks),
-                "up_to_date": True, "seconds": time.perf_counter() - started}
+                "up_to_date": True, "missing_vectors": 0, "seconds": time.perf_counter() - started}
 
     index_dir.mkdir(parents=True, exist_ok=True)
     embedder = get_embedder(embedder_name)
-    vectors, embedded = _embed_with_cache(embedder, chunks, index_dir / CACHE_FILE, rebuild, progress, warn)
+    vectors, embedded, missing = _embed_with_cache(embedder, chunks, index_dir / CACHE_FILE, rebuild, progress, warn,
+                                                   max_new_embeddings)
     progress("lexical", 0, 1)
     lexical = BM25.build([chunk.embed_text for chunk in chunks], settings.tokenizer)
     progress("lexical", 1, 1)
@@ -74,13 +80,15 @@ def _build_index(settings: Settings, progress: Progress | None, rebuild: bool, w
             "files": [{"path": d.path, "encoding": d.encoding, "chunks": sum(c.file == d.path for c in chunks)} for d in documents],
         },
         "counts": {"files": len(documents), "chunks": len(chunks)},
+        # Chunks without a vector yet hold zeros and never match a vector search (see max_new_embeddings).
+        "vectors": {"embedded": len(chunks) - missing, "total": len(chunks), "complete": missing == 0},
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     manifest["build_seconds"] = round(time.perf_counter() - started, 2)
     write_index(index_dir, manifest, chunks, vectors, lexical)
     seconds = time.perf_counter() - started
-    return {"files": len(documents), "chunks": len(chunks), "embedded": embedded, "reused": len(chunks) - embedded,
-            "up_to_date": False, "seconds": seconds}
+    return {"files": len(documents), "chunks": len(chunks), "embedded": embedded, "reused": len(chunks) - embedded - missing,
+            "up_to_date": False, "missing_vectors": missing, "seconds": seconds}
 
 
 def _previous_manifest(index_dir: Path) -> dict | None:
@@ -100,11 +108,12 @@ def corpus_fingerprint(documents) -> str:
 
 def _same_build(manifest: dict, embedder_name: str, config: ChunkerConfig, tokenizer: str, fingerprint: str) -> bool:
     return (manifest["embedder"]["name"] == embedder_name and manifest["chunker"] == config.to_json()
-            and manifest["tokenizer"] == tokenizer and manifest["corpus"]["fingerprint"] == fingerprint)
+            and manifest["tokenizer"] == tokenizer and manifest["corpus"]["fingerprint"] == fingerprint
+            and manifest.get("vectors", {}).get("complete", True))
 
 
 def _embed_with_cache(embedder: Embedder, chunks: list[Chunk], cache_path: Path, rebuild: bool, progress: Progress,
-                      warn: Callable[[str], None]):
+                      warn: Callable[[str], None], limit: int | None = None):
     cache = EmbeddingCache(cache_path, warn)
     try:
         if rebuild:
@@ -113,6 +122,7 @@ def _embed_with_cache(embedder: Embedder, chunks: list[Chunk], cache_path: Path,
         known = cache.get_many(keys)
         missing = {key: i for i, key in enumerate(keys) if key not in known or len(known[key]) != embedder.dim}
         todo = list(missing.values())  # one chunk per distinct text: identical texts are embedded once
+        todo = todo if limit is None else todo[:limit]
         progress("embed", 0, len(todo))
         for start in range(0, len(todo), EMBED_BATCH):
             batch = todo[start : start + EMBED_BATCH]
@@ -121,8 +131,9 @@ def _embed_with_cache(embedder: Embedder, chunks: list[Chunk], cache_path: Path,
             cache.put_many(new)
             known.update(new)
             progress("embed", min(start + EMBED_BATCH, len(todo)), len(todo))
-        vectors = np.stack([known[key] for key in keys]).astype(np.float32)
-        return vectors, len(todo)
+        empty = np.zeros(embedder.dim, dtype=np.float32)
+        vectors = np.stack([known.get(key, empty) for key in keys]).astype(np.float32)
+        return vectors, len(todo), sum(key not in known for key in keys)
     finally:
         cache.close()
 

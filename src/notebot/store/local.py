@@ -117,7 +117,9 @@ class LocalIndex:
     def vector_search(self, vector: np.ndarray, n: int) -> Scored:
         query = np.ascontiguousarray(np.asarray(vector, dtype=np.float32).reshape(1, -1))
         scores, ids = self.vectors.search(query, min(n, self.vectors.ntotal))
-        return [(self.chunks[int(i)], float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        # While embedding is incomplete, chunks still without a vector hold zeros: never a match.
+        partial = not self.manifest.get("vectors", {}).get("complete", True)
+        return [(self.chunks[int(i)], float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0 and not (partial and s == 0.0)]
 
     def lexical_search(self, query: str, n: int) -> Scored:
         scores = self.lexical.scores(query)
