@@ -50,11 +50,7 @@ class NotesService:
             stamp = None
         with self._lock:
             if self._index is None or stamp != self._stamp:
-                from .watch import carry_embedder
-
-                fresh = open_index(self.settings)
-                carry_embedder(self._index, fresh)
-                self._index, self._stamp = fresh, stamp
+                self._index, self._stamp = open_index(self.settings), stamp
             return self._index
 
     def search_notes(self, query: str, k: int, mode: str) -> dict:

@@ -70,9 +70,6 @@ class NotebotApp:
             report = build_index(self.settings, progress=progress, warn=log.warning, **options)
             fresh = open_index(self.settings)
             with self._swap:
-                from .watch import carry_embedder
-
-                carry_embedder(self._index, fresh)
                 self._index = fresh
             return report
         finally:

@@ -351,9 +351,3 @@ def keep_app_index(app, watch: bool, poll: bool = False) -> IndexKeeper:
         log.info("watching %s for note changes (%s)", app.settings.corpus_dir, watcher.kind)
     return keeper.start()
 
-
-def carry_embedder(old, fresh) -> None:
-    """Hand a loaded model to the index that replaces `old`: a swap should not cost a model load (seconds)."""
-    model = getattr(old, "_embedder", None)
-    if model is not None and getattr(fresh, "_embedder", "") is None and model.name == fresh.manifest["embedder"]["name"]:
-        fresh._embedder = model

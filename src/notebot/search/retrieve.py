@@ -40,6 +40,8 @@ def clean_query(query: str) -> str:
 
 
 def vector(index: Index, query: str, n: int) -> Scored:
+    if index.manifest.get("vectors", {}).get("embedded") == 0:
+        return []  # a first run's keyword-only index (apps/watch.py): no model load for nothing
     return index.vector_search(index.embedder.embed_queries([query])[0], n)
 
 

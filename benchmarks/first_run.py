@@ -1,0 +1,138 @@
+"""A big vault on the first run: how soon the web app answers, how long until every chunk has its vector,
+and how good retrieval is part-way.
+
+    python benchmarks/first_run.py serve      # fresh `python app.py` on corpus/ + corpus-wide, EMPTY cache
+    python benchmarks/first_run.py fractions  # dev-set numbers at 0 / 25 / 50 / 100 % embedded (needs the cache
+                                              # the serve run filled; embeds nothing itself)
+
+`serve` starts app.py on a fresh index folder, asks the documented /ask API every half second until it
+answers (first answer), then follows manifest.json until the vectors are complete (time to full index).
+`fractions` rebuilds the index with only the first f of the chunks' vectors in the cache — the state the
+background embedding passes through, in the same corpus order — and runs `notebot eval` on it.
+Results: benchmarks/out/first-run.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "benchmarks" / "out"
+NOTES = OUT / "first-run-notes"
+INDEX = OUT / "first-run-index"
+RESULTS = OUT / "first-run.json"
+QUESTION = "DynamoDB 的 item 最大多大？"
+
+
+def assemble(wide: Path) -> Path:
+    if not NOTES.exists():
+        shutil.copytree(wide, NOTES)
+        shutil.copytree(ROOT / "corpus", NOTES, dirs_exist_ok=True)
+    return NOTES
+
+
+def serve(args) -> dict:
+    from gradio_client import Client
+
+    notes = assemble(args.wide)
+    shutil.rmtree(INDEX, ignore_errors=True)
+    log = open(OUT / "first-run-serve.log", "w")
+    started = time.perf_counter()
+    server = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--corpus-dir", str(notes), "--index-dir", str(INDEX),
+                               "--port", str(args.port)], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    result = {"notes": str(notes)}
+    try:
+        answer = None
+        while answer is None:
+            if server.poll() is not None:
+                raise SystemExit(f"app.py exited with {server.returncode}; see {log.name}")
+            try:
+                answer = Client(f"http://127.0.0.1:{args.port}/", verbose=False).predict(QUESTION, 5, "hybrid", api_name="/ask")
+            except Exception:  # noqa: BLE001 - not up yet
+                time.sleep(0.5)
+        result["first_answer_seconds"] = round(time.perf_counter() - started, 1)
+        result["first_answer"] = {"text": answer["answer"][:200], "notice": answer["notice"], "refused": answer["refused"]}
+        print(f"first answer after {result['first_answer_seconds']} s: {answer['answer'][:80]!r}", file=sys.stderr)
+        rounds = []
+        while True:
+            vectors = json.loads((INDEX / "manifest.json").read_text(encoding="utf-8")).get("vectors", {})
+            point = (round(time.perf_counter() - started, 1), vectors.get("embedded"), vectors.get("total"))
+            if not rounds or rounds[-1][1:] != point[1:]:
+                rounds.append(point)
+                print(f"{point[0]:8.1f} s  embedded {point[1]} of {point[2]}", file=sys.stderr)
+            if vectors.get("complete"):
+                break
+            time.sleep(2)
+        result["full_index_seconds"] = rounds[-1][0]
+        result["rounds"] = rounds
+    finally:
+        server.terminate()
+        server.wait(30)
+    return result
+
+
+def fractions(args) -> dict:
+    from notebot.ingest.chunk import ChunkerConfig, chunk_document
+    from notebot.ingest.load import load_corpus
+    from notebot.store.build import build_index
+    from notebot.store.cache import cache_key
+    from notebot.settings import Settings
+
+    notes = assemble(args.wide)
+    full_cache = INDEX / "embed-cache.sqlite"
+    chunks = [c for doc in load_corpus(notes) for c in chunk_document(doc, ChunkerConfig())]
+    keys = [cache_key("e5-small-q4", c.embed_text) for c in chunks]
+    results = {}
+    for fraction in (0.0, 0.25, 0.5, 1.0):
+        index_dir = OUT / f"first-run-at-{int(fraction * 100)}"
+        shutil.rmtree(index_dir, ignore_errors=True)
+        index_dir.mkdir(parents=True)
+        shutil.copy(full_cache, index_dir / "embed-cache.sqlite")
+        keep = set(keys[: int(len(keys) * fraction)])  # the background rounds embed in corpus order
+        db = sqlite3.connect(index_dir / "embed-cache.sqlite")
+        db.executemany("DELETE FROM vectors WHERE key = ?", [(k,) for k in set(keys) - keep])
+        db.commit()
+        db.close()
+        build_index(Settings.load(corpus_dir=notes, index_dir=index_dir, embedder="e5-small-q4"), max_new_embeddings=0)
+        row = {}
+        for qa in args.qa:
+            run = subprocess.run([sys.executable, "-m", "notebot", "eval", str(qa), "--index-dir", str(index_dir), "--json"],
+                                 capture_output=True, text=True, cwd=ROOT, env=os.environ)
+            metrics = json.loads(run.stdout)
+            row[qa.name] = metrics
+        results[f"{int(fraction * 100)}%"] = row
+        print(f"{fraction:.0%}: " + json.dumps({k: _headline(v) for k, v in row.items()}), file=sys.stderr)
+    return results
+
+
+def _headline(metrics: dict) -> dict:
+    overall = metrics.get("modes", metrics).get("hybrid", metrics) if isinstance(metrics, dict) else metrics
+    overall = overall.get("overall", overall)
+    return {k: overall.get(k) for k in ("hit@1", "hit@5", "mrr@10") if k in overall}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=["serve", "fractions"])
+    parser.add_argument("--wide", type=Path, default=ROOT.parent / "shared" / "corpus-wide")
+    parser.add_argument("--port", type=int, default=7911)
+    parser.add_argument("--qa", type=Path, nargs="+",
+                        default=[ROOT.parent / "shared" / "eval" / "dev.jsonl", ROOT.parent / "shared" / "eval" / "dev-wide.jsonl"])
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results[args.what] = serve(args) if args.what == "serve" else fractions(args)
+    RESULTS.write_text(json.dumps(results, ensure_ascii=False, indent=2))
+    print(json.dumps(results[args.what], ensure_ascii=False, indent=2)[:3000])
+
+
+if __name__ == "__main__":
+    main()
