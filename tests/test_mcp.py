@@ -199,4 +199,4 @@ def test_stdout_carries_only_protocol_even_while_the_first_index_builds(write_no
         server.wait(timeout=60)
     assert [json.loads(line)["id"] for line in lines] == [1, 2], lines
     assert "Object最大5TB" in json.loads(lines[1])["result"]["content"][0]["text"]
-    assert "building it" in stderr
+    assert "built a keyword index" in stderr

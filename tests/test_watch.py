@@ -139,3 +139,28 @@ def test_a_failed_round_is_reported_and_the_next_change_recovers(write_notes, ha
         assert [f["path"] for f in read_manifest(settings)["corpus"]["files"]] == ["back.md"]
     finally:
         keeper.stop()
+
+
+def test_notebot_watch_command_indexes_follows_changes_and_stops_cleanly(write_notes, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    corpus, index_dir = write_notes(NOTES), tmp_path / "index"
+    watcher = subprocess.Popen([sys.executable, "-m", "notebot", "watch", str(corpus), "--index-dir", str(index_dir)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "NOTEBOT_EMBEDDER": "hash"})
+    lines = []
+    threading.Thread(target=lambda: lines.extend(iter(watcher.stderr.readline, "")), daemon=True).start()
+    try:
+        wait_for(lambda: any(line.startswith("watching ") for line in lines), timeout=60)
+        (corpus / "s3.md").write_text("# S3\n- Object 最大 5TB\n- 加密方式 SSE-S3\n", encoding="utf-8")
+        wait_for(lambda: any("re-indexed: +1 file (1 chunk)" in line for line in lines))
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        out, _ = watcher.communicate(timeout=30)
+    assert watcher.returncode == 0 and out == ""
+    assert lines[0].startswith("indexed 2 files, 2 chunks for keyword search")
+    assert "stopping" in lines[-1] and not any("Traceback" in line for line in lines)

@@ -175,21 +175,26 @@ def create_server(settings: Settings):
 
 def configure_parser(parser) -> None:
     parser.add_argument("--corpus-dir", type=Path, help="notes folder (default: corpus; NOTEBOT_CORPUS_DIR)")
+    parser.add_argument("--watch", action="store_true", help="also re-index whenever notes change")
+    parser.add_argument("--poll", action="store_true", help="with --watch: poll instead of OS file events")
 
 
 def run(args, settings: Settings) -> int:
-    from ..store import index_exists
+    from .watch import build_keyword_index_first, keep_disk_index
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not index_exists(settings):
-        from ..progress import ProgressBar
-        from ..store.build import build_index
-
-        log.info("no index in %s: building it from %s", settings.index_dir, settings.corpus_dir)
-        with contextlib.redirect_stdout(sys.stderr), ProgressBar() as progress:
-            build_index(settings, progress=progress, warn=log.warning)
+    with contextlib.redirect_stdout(sys.stderr):  # nothing but protocol on stdout, even from a first build
+        if build_keyword_index_first(settings):
+            log.info("no index in %s: built a keyword index of %s; vectors follow in the background",
+                     settings.index_dir, settings.corpus_dir)
+        keeper, watcher = keep_disk_index(settings, watch=args.watch, poll=args.poll)
     server = create_server(settings)
     log.info("notebot MCP server on stdio: index %s, notes %s", settings.index_dir, settings.corpus_dir)
     sys.stdout.flush()
-    server.run("stdio")
+    try:
+        server.run("stdio")
+    finally:
+        if watcher:
+            watcher.stop()
+        keeper.stop(timeout=5)
     return 0

@@ -300,29 +300,18 @@ def configure_parser(parser) -> None:
 
 def run(args, settings: Settings) -> int:
     """Index, then re-index whenever notes change, until Ctrl-C; one line per change on stderr."""
-    from ..store import index_exists, read_manifest
-    from ..store.build import build_index
 
     def warn(message: str) -> None:
         print(f"warning: {message}", file=sys.stderr)
 
-    def build(**options) -> dict:
-        return build_index(settings, warn=warn, **options)
-
-    def manifest() -> dict | None:
-        return read_manifest(settings) if index_exists(settings) else None
-
     def show(change: Change) -> None:
         print(f"{change.at:%H:%M:%S} re-indexed: {change.summary()}", file=sys.stderr, flush=True)
 
-    keeper = IndexKeeper(build, manifest, on_change=show)
-    if manifest() is None:  # searchable by keywords at once; vectors follow in the background
-        report = build(max_new_embeddings=0)
+    report = build_keyword_index_first(settings, warn)
+    if report:
         print(f"indexed {report['files']} files, {report['chunks']} chunks for keyword search; embedding in the background",
               file=sys.stderr, flush=True)
-    watcher = NoteWatcher(settings.corpus_dir, keeper, poll=args.poll)
-    watcher.start()
-    keeper.start()
+    keeper, watcher = keep_disk_index(settings, watch=True, poll=args.poll, warn=warn, on_change=show)
     print(f"watching {settings.corpus_dir} ({watcher.kind}) -> {settings.index_dir}; Ctrl-C to stop", file=sys.stderr, flush=True)
     try:
         while True:
@@ -348,6 +337,37 @@ def keep_app_index(app, watch: bool, poll: bool = False) -> IndexKeeper:
                          on_change=lambda change: log.info("re-indexed: %s", change.summary()))
     if watch:
         watcher = NoteWatcher(app.settings.corpus_dir, keeper, poll=poll).start()
+        keeper.notify()  # catch up with edits made while nothing was watching
         log.info("watching %s for note changes (%s)", app.settings.corpus_dir, watcher.kind)
     return keeper.start()
+
+
+def keep_disk_index(settings: Settings, watch: bool, poll: bool = False, warn: Callable[[str], None] = log.warning,
+                    on_change: Callable[[Change], None] | None = None) -> tuple[IndexKeeper, NoteWatcher | None]:
+    """For `notebot watch` and `notebot mcp`: keep the index folder fresh; readers follow its manifest."""
+    from ..store import index_exists, read_manifest
+    from ..store.build import build_index
+
+    def build(**options) -> dict:
+        return build_index(settings, warn=warn, **options)
+
+    def manifest() -> dict | None:
+        return read_manifest(settings) if index_exists(settings) else None
+
+    keeper = IndexKeeper(build, manifest, on_change=on_change or (lambda change: log.info("re-indexed: %s", change.summary())))
+    watcher = None
+    if watch:
+        watcher = NoteWatcher(settings.corpus_dir, keeper, poll=poll).start()
+        keeper.notify()  # catch up with edits made while nothing was watching
+    return keeper.start(), watcher
+
+
+def build_keyword_index_first(settings: Settings, warn: Callable[[str], None] = log.warning) -> dict | None:
+    """No index yet: a keyword-only one at once (seconds, no model load); a keeper adds the vectors."""
+    from ..store import index_exists
+    from ..store.build import build_index
+
+    if index_exists(settings):
+        return None
+    return build_index(settings, warn=warn, max_new_embeddings=0)
 
