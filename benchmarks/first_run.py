@@ -61,9 +61,10 @@ def serve(args) -> dict:
         result["first_answer_seconds"] = round(time.perf_counter() - started, 1)
         result["first_answer_cpu_seconds"] = cpu_seconds(server.pid)
         result["first_answer"] = {"text": answer["answer"][:200], "notice": answer["notice"], "refused": answer["refused"]}
-        print(f"first answer after {result['first_answer_seconds']} s: {answer['answer'][:80]!r}", file=sys.stderr)
+        print(f"first answer after {result['first_answer_seconds']} s ({result['first_answer_cpu_seconds']} CPU s): "
+              f"{answer['answer'][:80]!r}", file=sys.stderr)
         rounds = []
-        while True:
+        while not args.first_answer_only:
             vectors = json.loads((INDEX / "manifest.json").read_text(encoding="utf-8")).get("vectors", {})
             point = (round(time.perf_counter() - started, 1), vectors.get("embedded"), vectors.get("total"))
             point += (cpu_seconds(server.pid),)
@@ -73,9 +74,10 @@ def serve(args) -> dict:
             if vectors.get("complete"):
                 break
             time.sleep(2)
-        result["full_index_seconds"] = rounds[-1][0]
-        result["full_index_cpu_seconds"] = cpu_seconds(server.pid)
-        result["rounds"] = rounds
+        if rounds:
+            result["full_index_seconds"] = rounds[-1][0]
+            result["full_index_cpu_seconds"] = cpu_seconds(server.pid)
+            result["rounds"] = rounds
     finally:
         server.terminate()
         server.wait(30)
@@ -92,9 +94,11 @@ def cpu_seconds(pid: int) -> float:
 def fractions(args) -> dict:
     from notebot.ingest.chunk import ChunkerConfig, chunk_document
     from notebot.ingest.load import load_corpus
+    from notebot.evaluation.evaluate import evaluate, load_qa
+    from notebot.settings import Settings
     from notebot.store.build import build_index
     from notebot.store.cache import cache_key
-    from notebot.settings import Settings
+    from notebot.store.local import LocalIndex
 
     notes = assemble(args.wide)
     full_cache = INDEX / "embed-cache.sqlite"
@@ -111,22 +115,16 @@ def fractions(args) -> dict:
         db.executemany("DELETE FROM vectors WHERE key = ?", [(k,) for k in set(keys) - keep])
         db.commit()
         db.close()
-        build_index(Settings.load(corpus_dir=notes, index_dir=index_dir, embedder="e5-small-q4"), max_new_embeddings=0)
-        row = {}
+        settings = Settings.load(environ={}, corpus_dir=notes, index_dir=index_dir, embedder="e5-small-q4")
+        build_index(settings, max_new_embeddings=0)
+        index = LocalIndex.load(index_dir)
+        row = {"embedded": index.manifest["vectors"]["embedded"], "total": index.manifest["vectors"]["total"]}
         for qa in args.qa:
-            run = subprocess.run([sys.executable, "-m", "notebot", "eval", str(qa), "--index-dir", str(index_dir), "--json"],
-                                 capture_output=True, text=True, cwd=ROOT, env=os.environ)
-            metrics = json.loads(run.stdout)
-            row[qa.name] = metrics
+            summary = evaluate(index, load_qa(qa), ["hybrid"], settings, answers=True)["modes"]["hybrid"]["all"]
+            row[qa.name] = {k: round(summary[k], 3) for k in ("hit@1", "hit@5", "mrr@10", "keyword_accuracy") if summary.get(k) is not None}
         results[f"{int(fraction * 100)}%"] = row
-        print(f"{fraction:.0%}: " + json.dumps({k: _headline(v) for k, v in row.items()}), file=sys.stderr)
+        print(f"{fraction:.0%}: {json.dumps(row)}", file=sys.stderr)
     return results
-
-
-def _headline(metrics: dict) -> dict:
-    overall = metrics.get("modes", metrics).get("hybrid", metrics) if isinstance(metrics, dict) else metrics
-    overall = overall.get("overall", overall)
-    return {k: overall.get(k) for k in ("hit@1", "hit@5", "mrr@10") if k in overall}
 
 
 def main() -> None:
@@ -134,6 +132,7 @@ def main() -> None:
     parser.add_argument("what", choices=["serve", "fractions"])
     parser.add_argument("--wide", type=Path, default=ROOT.parent / "shared" / "corpus-wide")
     parser.add_argument("--port", type=int, default=7911)
+    parser.add_argument("--first-answer-only", action="store_true", help="serve: stop after the first answer")
     parser.add_argument("--qa", type=Path, nargs="+",
                         default=[ROOT.parent / "shared" / "eval" / "dev.jsonl", ROOT.parent / "shared" / "eval" / "dev-wide.jsonl"])
     args = parser.parse_args()

@@ -33,6 +33,7 @@ def main() -> None:
     parser.add_argument("--notes", type=Path, required=True, help="the vault to copy and watch")
     parser.add_argument("--cache", type=Path, help="an embed-cache.sqlite holding the vault's vectors")
     parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--embedder", default="e5-small-q4", help="hash: measure the file handling alone (no model)")
     args = parser.parse_args()
 
     notes, index_dir = OUT / "watch-notes", OUT / "watch-index"
@@ -42,7 +43,7 @@ def main() -> None:
     index_dir.mkdir(parents=True)
     if args.cache:
         shutil.copy(args.cache, index_dir / "embed-cache.sqlite")
-    settings = Settings.load(corpus_dir=notes, index_dir=index_dir)
+    settings = Settings.load(corpus_dir=notes, index_dir=index_dir, embedder=args.embedder)
     report = build_index(settings)
     print(f"index: {report['chunks']} chunks, embedded {report['embedded']} missing from the cache")
 
@@ -73,7 +74,7 @@ def main() -> None:
         time.sleep(0.02)
     time.sleep(2)
     app.keeper.wait_idle()
-    results = {"chunks": report["chunks"], "trials": [round(x, 2) for x in latencies],
+    results = {"embedder": args.embedder, "chunks": report["chunks"], "trials": [round(x, 2) for x in latencies],
                "median_seconds": round(statistics.median(latencies), 2), "max_seconds": round(max(latencies), 2),
                "burst_of_50_saves_reindexes": app.keeper.rounds - rounds}
     app.keeper.stop()

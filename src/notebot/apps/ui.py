@@ -64,7 +64,8 @@ class NotebotApp:
         from ..store import open_index
         from ..store.build import build_index
 
-        if not self._building.acquire(blocking=wait):
+        # With a keeper re-indexing in the background, a click waits for its round (then finds little to do).
+        if not self._building.acquire(blocking=wait or self.keeper is not None):
             raise NotebotError("a re-index is already running", "wait for it to finish")
         try:
             report = build_index(self.settings, progress=progress, warn=log.warning, **options)
