@@ -101,15 +101,26 @@ def fractions(args) -> dict:
     from notebot.store.local import LocalIndex
 
     notes = assemble(args.wide)
-    full_cache = INDEX / "embed-cache.sqlite"
+    full_cache = args.cache or INDEX / "embed-cache.sqlite"
     chunks = [c for doc in load_corpus(notes) for c in chunk_document(doc, ChunkerConfig())]
     keys = [cache_key("e5-small-q4", c.embed_text) for c in chunks]
-    results = {}
-    for fraction in (0.0, 0.25, 0.5, 1.0):
+    db = sqlite3.connect(f"file:{full_cache}?mode=ro", uri=True)
+    cached = {key for (key,) in db.execute("SELECT key FROM vectors")}
+    db.close()
+    covered = next((i for i, key in enumerate(keys) if key not in cached), len(keys))
+    print(f"the cache holds the first {covered} of {len(keys)} chunks in corpus order", file=sys.stderr)
+    results = {"cache_covers_first": covered, "chunks": len(keys)}
+    for fraction in args.fractions:
+        if int(len(keys) * fraction) > covered:
+            print(f"{fraction:.0%}: skipped, the cache does not hold that many vectors yet", file=sys.stderr)
+            continue
         index_dir = OUT / f"first-run-at-{int(fraction * 100)}"
         shutil.rmtree(index_dir, ignore_errors=True)
         index_dir.mkdir(parents=True)
-        shutil.copy(full_cache, index_dir / "embed-cache.sqlite")
+        source, copy = sqlite3.connect(f"file:{full_cache}?mode=ro", uri=True), sqlite3.connect(index_dir / "embed-cache.sqlite")
+        source.backup(copy)  # consistent even while another build writes the source
+        source.close()
+        copy.close()
         keep = set(keys[: int(len(keys) * fraction)])  # the background rounds embed in corpus order
         db = sqlite3.connect(index_dir / "embed-cache.sqlite")
         db.executemany("DELETE FROM vectors WHERE key = ?", [(k,) for k in set(keys) - keep])
@@ -133,6 +144,8 @@ def main() -> None:
     parser.add_argument("--wide", type=Path, default=ROOT.parent / "shared" / "corpus-wide")
     parser.add_argument("--port", type=int, default=7911)
     parser.add_argument("--first-answer-only", action="store_true", help="serve: stop after the first answer")
+    parser.add_argument("--cache", type=Path, help="fractions: the e5 cache to draw vectors from (default: the serve run's)")
+    parser.add_argument("--fractions", type=float, nargs="+", default=[0.0, 0.25, 0.5, 1.0])
     parser.add_argument("--qa", type=Path, nargs="+",
                         default=[ROOT.parent / "shared" / "eval" / "dev.jsonl", ROOT.parent / "shared" / "eval" / "dev-wide.jsonl"])
     args = parser.parse_args()
