@@ -54,6 +54,8 @@ def read_markdown(doc: Document, warn: Callable[[str], None] = lambda message: N
 
 def resolve_line(line: str) -> str:
     """One line outside code: embeds dropped, links and tags read as text, callout markers removed."""
+    if "[" not in line and "#" not in line:
+        return line  # most lines: nothing to resolve (a re-index reads every line of the vault)
     body, ending = line.rstrip("\r\n"), line[len(line.rstrip("\r\n")) :]
     callout = CALLOUT.match(body)
     if callout:
