@@ -1,4 +1,4 @@
-"""The `notebot` command: index, search, info, ask, eval, serve.
+"""The `notebot` command: index, search, info, ask, eval, serve, mcp, watch.
 
 stdout carries data, stderr progress and warnings. Errors are one line; exit codes: 0 ok,
 1 error, 2 bad usage. Note text shown to a person goes through printable() (no terminal escapes);
