@@ -80,3 +80,12 @@ def test_the_keeper_finishes_embedding_in_rounds_and_matches_a_full_build(settin
     query = "Redshift 第 2 条笔记"
     assert [h.chunk.id for h in search(kept, query, 5, "hybrid")] == [h.chunk.id for h in search(direct, query, 5, "hybrid")]
     assert json.dumps(kept.manifest["vectors"]) == json.dumps(direct.manifest["vectors"])
+
+
+def test_part_way_a_note_not_yet_embedded_still_ranks_as_its_keywords_say(settings):
+    build_index(settings, max_new_embeddings=10)  # s3.md … only the first notes have vectors
+    index = LocalIndex.load(settings.index_dir)
+    assert len(index.missing_vectors()) == CHUNKS - 10
+    for query in ["Redshift 第 2 条笔记 note2", "Lambda note4"]:
+        expected = [h.chunk.id for h in search(index, query, 3, "lexical")]
+        assert [h.chunk.id for h in search(index, query, 3, "hybrid")][0] == expected[0], query

@@ -97,6 +97,7 @@ class LocalIndex:
         self.lexical = lexical
         self._embedder = embedder
         self._positions = {c.id: i for i, c in enumerate(chunks)}
+        self._missing = None
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -120,6 +121,15 @@ class LocalIndex:
         # While embedding is incomplete, chunks still without a vector hold zeros: never a match.
         partial = not self.manifest.get("vectors", {}).get("complete", True)
         return [(self.chunks[int(i)], float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0 and not (partial and s == 0.0)]
+
+    def missing_vectors(self) -> set[str]:
+        """Ids of the chunks still without a vector (a first run embedding in rounds); empty once complete."""
+        if self.manifest.get("vectors", {}).get("complete", True):
+            return set()
+        if self._missing is None:
+            rows = self.vectors.reconstruct_n(0, self.vectors.ntotal)
+            self._missing = {self.chunks[int(i)].id for i in np.flatnonzero(~rows.any(axis=1))}
+        return self._missing
 
     def lexical_search(self, query: str, n: int) -> Scored:
         scores = self.lexical.scores(query)
