@@ -12,6 +12,7 @@ class Document:
     path: str
     text: str
     encoding: str
+    context: str = ""  # searchable words about the whole note (frontmatter title, aliases, tags)
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Chunk:
     line_start: int
     line_end: int
     text: str
+    context: str = ""  # the note's frontmatter title/aliases/tags (ingest/markdown.py), empty for most notes
 
     @property
     def heading_path(self) -> str:
@@ -38,11 +40,15 @@ class Chunk:
         """What the embedder and the lexical index see: heading context first, then the text."""
         title = self.file.rsplit("/", 1)[-1].rsplit(".", 1)[0]
         context = " > ".join((title, *self.headings))
+        if self.context:  # only notes with frontmatter: every other embed_text (and its cached vector) is unchanged
+            context = f"{context} | {self.context}"
         return f"{context}\n{self.text}"
 
     def to_json(self) -> dict:
         data = asdict(self)
         data["headings"] = list(self.headings)
+        if not self.context:
+            del data["context"]
         return data
 
     @classmethod

@@ -102,12 +102,13 @@ def ask_stream(index: Index, question: str, settings: Settings, history: History
         llm_problem, llm = problem, None
         search_query = resolve_follow_up(question, history or [], None)
     hits = search(index, search_query, settings.k, settings.mode)
+    vectors_notice = partial_vectors_notice(index.manifest) if settings.mode != "lexical" else ""
     retrieved = time.perf_counter()
     reason = refusal_reason(question, hits)
     base = Answer(question=question, text="", lang=lang, refused=False, hits=hits, answerer="extractive",
                   search_query=search_query, timings={"retrieve_ms": (retrieved - started) * 1000})
     if reason:
-        yield _finish(base, REFUSALS["en" if lang == "en" else "zh"], started, refused=True, notice=reason)
+        yield _finish(base, REFUSALS["en" if lang == "en" else "zh"], started, refused=True, notice="; ".join(filter(None, [reason, vectors_notice])))
         return
     answerer: Answerer = ChatAnswerer(llm) if llm is not None else ExtractiveAnswerer(index)
     base.answerer = answerer.name
@@ -121,6 +122,7 @@ def ask_stream(index: Index, question: str, settings: Settings, history: History
             pass
     if llm_problem:
         base.notice = _fallback_notice(llm_problem)
+    base.notice = "; ".join(filter(None, [base.notice, vectors_notice]))
     yield _finish(base, base.text, started, refused=base.refused)
 
 
@@ -143,6 +145,15 @@ def resolve_follow_up(question: str, history: History, llm=None) -> str:
     if FOLLOW_UP.search(question) or len(question) <= 12:
         return f"{history[-1][0]} {question}"
     return question
+
+
+def partial_vectors_notice(manifest: dict) -> str:
+    """While a first index is still embedding (apps/watch.py), answers say their search was partly lexical."""
+    vectors = manifest.get("vectors", {})
+    if vectors.get("complete", True):
+        return ""
+    return (f"the index is still embedding ({vectors['embedded']:,} of {vectors['total']:,} chunks): "
+            "keyword search covered every note, meaning search only the embedded part")
 
 
 def _fallback_notice(problem: LLMError) -> str:

@@ -1,4 +1,4 @@
-"""The `notebot` command: index, search, info, ask, eval, serve.
+"""The `notebot` command: index, search, info, ask, eval, serve, mcp, watch.
 
 stdout carries data, stderr progress and warnings. Errors are one line; exit codes: 0 ok,
 1 error, 2 bad usage. Note text shown to a person goes through printable() (no terminal escapes);
@@ -69,10 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print one JSON object (citations carry the passage text and quoted lines)")
 
     from ..evaluation import evaluate
-    from . import ui
+    from . import mcp, ui, watch
 
     evaluate.configure_parser(commands.add_parser("eval", parents=[common], help="evaluate on a Q&A set (JSON lines)"))
     ui.configure_parser(commands.add_parser("serve", parents=[common], help="start the web UI"))
+    mcp.configure_parser(commands.add_parser("mcp", parents=[common], help="serve the notes to AI assistants (MCP over stdio)",
+                                             description="A Model Context Protocol server on stdin/stdout: tools search_notes, "
+                                                         "ask_notes, read_note. Logs go to stderr."))
+    watch.configure_parser(commands.add_parser("watch", parents=[common], help="re-index whenever notes change (Ctrl-C stops)",
+                                               description="Index the notes, then re-index incrementally (debounced) whenever a "
+                                                           "note is added, changed, renamed or deleted; hidden folders are ignored."))
     return parser
 
 
@@ -97,9 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         handler = {"index": cmd_index, "search": cmd_search, "info": cmd_info, "ask": cmd_ask}.get(args.command)
         if handler is None:
             from ..evaluation import evaluate
-            from . import ui
+            from . import mcp, ui, watch
 
-            return {"eval": evaluate.run, "serve": ui.run}[args.command](args, settings)
+            return {"eval": evaluate.run, "serve": ui.run, "mcp": mcp.run, "watch": watch.run}[args.command](args, settings)
         return handler(args, settings)
     except NotebotError as problem:
         print(f"error: {printable(str(problem))}", file=sys.stderr)
@@ -158,6 +164,10 @@ def cmd_info(args, settings: Settings) -> int:
     say(f"store      {store.describe()}")
     say(f"corpus     {manifest['corpus']['dir']}  ({manifest['counts']['files']} files, {manifest['counts']['chunks']} chunks)")
     say(f"embedder   {manifest['embedder']['name']} ({manifest['embedder']['dim']} dims)")
+    vectors = manifest.get("vectors", {})
+    if not vectors.get("complete", True):
+        say(f"vectors    embedded {vectors['embedded']:,} of {vectors['total']:,} chunks "
+            "(still embedding: keyword search is complete; `notebot index` or a running watch/serve finishes it)")
     say(f"chunker    {manifest['chunker']}")
     say(f"tokenizer  {manifest['tokenizer']}")
     say(f"built      {manifest['built_at']} by notebot {manifest['notebot_version']} (format {manifest['format_version']})")

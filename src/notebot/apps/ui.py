@@ -48,6 +48,7 @@ class NotebotApp:
         self._swap = threading.Lock()
         self._building = threading.Lock()  # one re-index at a time
         self._llm_slots = threading.BoundedSemaphore(LLM_SLOTS)
+        self.keeper = None  # apps/watch.py's IndexKeeper when the index is kept fresh in the background
 
     @property
     def index(self):
@@ -58,15 +59,16 @@ class NotebotApp:
                 self._index = open_index(self.settings)
             return self._index
 
-    def build(self, progress=None) -> dict:
+    def build(self, progress=None, wait: bool = False, **options) -> dict:
         """Re-index incrementally, then swap the new index in; questions keep using the old one meanwhile."""
         from ..store import open_index
         from ..store.build import build_index
 
-        if not self._building.acquire(blocking=False):
+        # With a keeper re-indexing in the background, a click waits for its round (then finds little to do).
+        if not self._building.acquire(blocking=wait or self.keeper is not None):
             raise NotebotError("a re-index is already running", "wait for it to finish")
         try:
-            report = build_index(self.settings, progress=progress, warn=log.warning)
+            report = build_index(self.settings, progress=progress, warn=log.warning, **options)
             fresh = open_index(self.settings)
             with self._swap:
                 self._index = fresh
@@ -75,7 +77,7 @@ class NotebotApp:
             self._building.release()
 
     def ensure_index(self) -> None:
-        """First run: build the index before serving, with progress on stderr."""
+        """First run: a keyword index at once (seconds); vectors follow in the background (apps/watch.py)."""
         from ..progress import ProgressBar
         from ..store import index_exists
 
@@ -83,8 +85,9 @@ class NotebotApp:
 
             print(f"no index in {self.settings.index_dir}: building it from {self.settings.corpus_dir} …", file=sys.stderr)
             with ProgressBar() as progress:
-                report = self.build(progress)
-            print(f"indexed {report['files']} files, {report['chunks']} chunks", file=sys.stderr)
+                report = self.build(progress, max_new_embeddings=0)
+            print(f"indexed {report['files']} files, {report['chunks']} chunks for keyword search; "
+                  "embedding them in the background", file=sys.stderr)
 
     def ask(self, question: str, history, k: int, mode: str, answerer: str):
         from ..answer import ask_stream
@@ -109,7 +112,11 @@ class NotebotApp:
             return f"⚠️ {problem}"
         files = "\n".join(f"- `{f['path']}` — {f['chunks']} chunks" for f in manifest["corpus"]["files"][:50])
         return (f"**{manifest['counts']['files']}** files · **{manifest['counts']['chunks']}** chunks · embedder "
-                f"`{manifest['embedder']['name']}` · built {manifest['built_at']}\n\n{files}")
+                f"`{manifest['embedder']['name']}` · built {manifest['built_at']}\n\n{self.live_status()}\n\n{files}")
+
+    def live_status(self) -> str:
+        """Embedding progress and the last change, while the index is kept fresh in the background."""
+        return self.keeper.status() if self.keeper else ""
 
     def llm_label(self) -> str | None:
         if not (self.settings.llm_base_url and self.settings.llm_model):
@@ -252,6 +259,8 @@ def build_app(settings: Settings, app: NotebotApp | None = None):
             with gr.Column(scale=2):
                 sources = gr.HTML("<h3>来源 Sources</h3><p>提问后这里会显示引用的笔记段落。Passages appear here after you ask.</p>",
                                   elem_id="nb-sources")
+        live = gr.Markdown(app.live_status(), elem_id="nb-index-live")
+        gr.Timer(2.0).tick(app.live_status, None, live, api_visibility="private", show_progress="hidden")
         with gr.Accordion("索引 Index", open=False):
             index_info = gr.Markdown(app.describe_index(), elem_id="nb-index-info")
             with gr.Row():
@@ -439,7 +448,7 @@ def _text(content) -> str:
     return str(content)
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: Settings, watch: bool = False, poll: bool = False) -> None:
     from .login import LoginThrottle, login_notice
 
     for name, value in OFFLINE_ENV.items():
@@ -447,6 +456,9 @@ def serve(settings: Settings) -> None:
     configure_logging()
     app = NotebotApp(settings)
     app.ensure_index()
+    from .watch import keep_app_index
+
+    app.keeper = keep_app_index(app, watch, poll)  # finishes a first run's vectors; with --watch, follows edits
     demo = build_app(settings, app)
     # 10 people asking at once: answers take tens of milliseconds, so a few workers drain the queue.
     demo.queue(default_concurrency_limit=4, max_size=100)
@@ -482,8 +494,10 @@ def configure_parser(parser) -> None:
     parser.add_argument("--corpus-dir", type=Path, help="notes folder to index and add uploads to (default: corpus)")
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1; NOTEBOT_HOST)")
     parser.add_argument("--port", type=int, help="port (default 7860; NOTEBOT_PORT)")
+    parser.add_argument("--watch", action="store_true", help="re-index whenever notes in the corpus folder change")
+    parser.add_argument("--poll", action="store_true", help="with --watch: poll instead of OS file events (network drives)")
 
 
 def run(args, settings: Settings) -> int:
-    serve(settings)
+    serve(settings, watch=args.watch, poll=args.poll)
     return 0

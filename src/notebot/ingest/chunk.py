@@ -44,7 +44,7 @@ def chunk_document(doc: Document, config: ChunkerConfig = ChunkerConfig()) -> li
         if not any(line.strip() and not HEADING.match(line) for _, line in section.lines):
             continue  # a bare heading: its title lives on in its subsections' heading paths
         for lines in _pack(_blocks(section.lines), config):
-            chunks.append(_make_chunk(doc.path, section.headings, lines))
+            chunks.append(_make_chunk(doc.path, section.headings, lines, doc.context))
     return _dedupe_ids(chunks)
 
 
@@ -184,10 +184,11 @@ def _slice_lines(block, first: int, last: int, text: str) -> list[tuple[int, str
     return [(block[first][0], text), (block[last][0], "")]
 
 
-def _make_chunk(file: str, headings: tuple[str, ...], lines: list[tuple[int, str]]) -> Chunk:
+def _make_chunk(file: str, headings: tuple[str, ...], lines: list[tuple[int, str]], context: str = "") -> Chunk:
     text = "".join(line for _, line in lines)
     numbers = [n for n, line in lines if line.strip()] or [lines[0][0]]
-    return Chunk(id="", file=file, headings=headings, line_start=numbers[0], line_end=numbers[-1], text=text.strip("\n"))
+    return Chunk(id="", file=file, headings=headings, line_start=numbers[0], line_end=numbers[-1], text=text.strip("\n"),
+                 context=context)
 
 
 def _dedupe_ids(chunks: list[Chunk]) -> list[Chunk]:
@@ -198,5 +199,5 @@ def _dedupe_ids(chunks: list[Chunk]) -> list[Chunk]:
         digest = hashlib.sha1(f"{chunk.file}\0{chunk.heading_path}\0{chunk.text}".encode()).hexdigest()[:16]
         seen[digest] = seen.get(digest, 0) + 1
         chunk_id = digest if seen[digest] == 1 else f"{digest}-{seen[digest]}"
-        result.append(Chunk(chunk_id, chunk.file, chunk.headings, chunk.line_start, chunk.line_end, chunk.text))
+        result.append(Chunk(chunk_id, chunk.file, chunk.headings, chunk.line_start, chunk.line_end, chunk.text, chunk.context))
     return result

@@ -9,8 +9,10 @@ from pathlib import Path
 
 from ..errors import NotebotError
 from ..records import Document
+from .markdown import read_markdown
 
 NOTE_SUFFIXES = (".md", ".markdown", ".txt")
+MARKDOWN_SUFFIXES = (".md", ".markdown")
 
 
 def find_note_files(corpus_dir: Path, warn: Callable[[str], None] = lambda message: None) -> list[Path]:
@@ -19,16 +21,21 @@ def find_note_files(corpus_dir: Path, warn: Callable[[str], None] = lambda messa
     if not corpus_dir.is_dir():
         raise NotebotError(f"corpus folder {corpus_dir} does not exist", "create it and put your .md notes in it, or pass another folder")
     files = []
-    for path in corpus_dir.rglob("*"):
-        relative = path.relative_to(corpus_dir)
-        if any(part.startswith(".") for part in relative.parts) or path.suffix.lower() not in NOTE_SUFFIXES or not path.is_file():
-            continue
-        try:
-            relative.as_posix().encode("utf-8")  # undecodable bytes arrive as lone surrogates (PEP 383)
-        except UnicodeEncodeError:
-            warn(f"skipped {os.fsencode(relative)!r}: its name is not UTF-8 (rename the file to include it)")
-            continue
-        files.append(path)
+    # os.walk (scandir: no stat per non-note) and hidden folders (.git, .obsidian, .trash) never entered:
+    # a vault of 100k attachments costs a directory listing, not 100k stat calls.
+    for folder, subfolders, names in os.walk(corpus_dir):
+        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+        for name in names:
+            path = Path(folder, name)
+            if name.startswith(".") or path.suffix.lower() not in NOTE_SUFFIXES or not path.is_file():
+                continue
+            relative = path.relative_to(corpus_dir)
+            try:
+                relative.as_posix().encode("utf-8")  # undecodable bytes arrive as lone surrogates (PEP 383)
+            except UnicodeEncodeError:
+                warn(f"skipped {os.fsencode(relative)!r}: its name is not UTF-8 (rename the file to include it)")
+                continue
+            files.append(path)
     return sorted(files, key=lambda p: p.relative_to(corpus_dir).as_posix())
 
 
@@ -48,7 +55,10 @@ def load_corpus(corpus_dir: Path, warn: Callable[[str], None] = lambda message: 
             continue
         if encoding != "utf-8":
             warn(f"{relative} is {encoding.upper()}, not UTF-8: decoded as {encoding.upper()}")
-        documents.append(Document(path=relative, text=text, encoding=encoding))
+        document = Document(path=relative, text=text, encoding=encoding)
+        if path.suffix.lower() in MARKDOWN_SUFFIXES:
+            document = read_markdown(document, warn)  # Obsidian-style syntax, same line numbers
+        documents.append(document)
     return documents
 
 

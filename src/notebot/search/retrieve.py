@@ -40,6 +40,8 @@ def clean_query(query: str) -> str:
 
 
 def vector(index: Index, query: str, n: int) -> Scored:
+    if index.manifest.get("vectors", {}).get("embedded") == 0:
+        return []  # a first run's keyword-only index (apps/watch.py): no model load for nothing
     return index.vector_search(index.embedder.embed_queries([query])[0], n)
 
 
@@ -56,9 +58,17 @@ def hybrid(index: Index, query: str, n: int) -> Scored:
     fused: dict[str, float] = {}
     strength: dict[str, float] = {}
     chunks = {}
-    for ranking in (vector(index, query, n), lexical(index, query, n)):
-        best = max((score for _, score in ranking), default=1.0) or 1.0
-        for rank, (chunk, score) in enumerate(ranking, start=1):
+    keywords = lexical(index, query, n)
+    # While a first run is still embedding, a chunk without a vector has no vector rank: it is credited
+    # its keyword rank twice, so an unembedded answer is not buried under embedded near-misses.
+    unembedded = index.missing_vectors() if hasattr(index, "missing_vectors") else set()
+    stand_ins = [(chunk, score) if chunk.id in unembedded else None for chunk, score in keywords]
+    for ranking, scale in ((vector(index, query, n), None), (keywords, None), (stand_ins, keywords)):
+        best = max((pair[1] for pair in scale or ranking if pair), default=1.0) or 1.0
+        for rank, pair in enumerate(ranking, start=1):
+            if pair is None:
+                continue
+            chunk, score = pair
             chunks[chunk.id] = chunk
             fused[chunk.id] = fused.get(chunk.id, 0.0) + 1.0 / (RRF_K + rank)
             strength[chunk.id] = strength.get(chunk.id, 0.0) + score / best

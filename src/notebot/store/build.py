@@ -32,14 +32,19 @@ EMBED_BATCH = 16
 
 
 def build_index(settings: Settings, progress: Progress | None = None, rebuild: bool = False,
-                warn: Callable[[str], None] = lambda message: None) -> dict:
+                warn: Callable[[str], None] = lambda message: None, max_new_embeddings: int | None = None) -> dict:
     """Index settings.corpus_dir into settings.index_dir; returns a report of what was done.
-    One writer at a time per index folder: a second one waits for the first (store/lock.py)."""
+    One writer at a time per index folder: a second one waits for the first (store/lock.py).
+
+    `max_new_embeddings` caps how many chunks this build embeds (0: lexical only); the rest get
+    zero vectors until a later build, and manifest["vectors"] says how far embedding got.
+    """
     with writer_lock(settings.index_dir, settings.lock_timeout, warn):
-        return _build_index(settings, progress, rebuild, warn)
+        return _build_index(settings, progress, rebuild, warn, max_new_embeddings)
 
 
-def _build_index(settings: Settings, progress: Progress | None, rebuild: bool, warn: Callable[[str], None]) -> dict:
+def _build_index(settings: Settings, progress: Progress | None, rebuild: bool, warn: Callable[[str], None],
+                 max_new_embeddings: int | None = None) -> dict:
     started = time.perf_counter()
     progress = progress or silent
     index_dir = Path(settings.index_dir)
@@ -51,6 +56,9 @@ def _build_index(settings: Settings, progress: Progress | None, rebuild: bool, w
     if not chunks:
         raise NotebotError(f"the notes in {settings.corpus_dir} hold no text", "add some text to them and index again")
     store = get_store(settings)
+    if store.name != "local":
+        # Milvus upserts chunks by id: a vector embedded in a later round would never replace the zeros.
+        max_new_embeddings = None
     previous = store.previous_manifest()
     # Re-indexing keeps the index's own embedder unless another one is asked for.
     embedder_name = settings.embedder or (previous["embedder"]["name"] if previous else DEFAULT_EMBEDDER)
@@ -60,13 +68,14 @@ def _build_index(settings: Settings, progress: Progress | None, rebuild: bool, w
         repaired = store.damage(previous)
         if not repaired:
             return {"files": len(documents), "chunks": len(chunks), "embedded": 0, "reused": len(chunks),
-                    "up_to_date": True, "repaired": [], "seconds": time.perf_counter() - started}
+                    "up_to_date": True, "repaired": [], "missing_vectors": 0, "seconds": time.perf_counter() - started}
         warn(f"the index in {store.location} is damaged ({', '.join(repaired)}): rewriting it from the embedding cache")
 
     with writing(index_dir):
         index_dir.mkdir(parents=True, exist_ok=True)
     embedder = get_embedder(embedder_name)
-    vectors, embedded = _embed_with_cache(embedder, chunks, index_dir / CACHE_FILE, rebuild, progress, warn)
+    vectors, embedded, missing = _embed_with_cache(embedder, chunks, index_dir / CACHE_FILE, rebuild, progress, warn,
+                                                   max_new_embeddings)
     manifest = {
         "format_version": FORMAT_VERSION,
         "notebot_version": __version__,
@@ -79,6 +88,8 @@ def _build_index(settings: Settings, progress: Progress | None, rebuild: bool, w
             "files": [{"path": d.path, "encoding": d.encoding, "chunks": sum(c.file == d.path for c in chunks)} for d in documents],
         },
         "counts": {"files": len(documents), "chunks": len(chunks)},
+        # Chunks without a vector yet hold zeros and never match a vector search (see max_new_embeddings).
+        "vectors": {"embedded": len(chunks) - missing, "total": len(chunks), "complete": missing == 0},
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     progress("write", 0, 1)
@@ -86,8 +97,8 @@ def _build_index(settings: Settings, progress: Progress | None, rebuild: bool, w
     store.write(manifest, chunks, vectors, previous=previous, rebuild=rebuild)
     progress("write", 1, 1)
     seconds = time.perf_counter() - started
-    return {"files": len(documents), "chunks": len(chunks), "embedded": embedded, "reused": len(chunks) - embedded,
-            "up_to_date": False, "repaired": repaired, "seconds": seconds}
+    return {"files": len(documents), "chunks": len(chunks), "embedded": embedded, "reused": len(chunks) - embedded - missing,
+            "up_to_date": False, "repaired": repaired, "missing_vectors": missing, "seconds": seconds}
 
 
 def corpus_fingerprint(documents) -> str:
@@ -99,11 +110,12 @@ def corpus_fingerprint(documents) -> str:
 
 def _same_build(manifest: dict, embedder_name: str, config: ChunkerConfig, tokenizer: str, fingerprint: str) -> bool:
     return (manifest["embedder"]["name"] == embedder_name and manifest["chunker"] == config.to_json()
-            and manifest["tokenizer"] == tokenizer and manifest["corpus"]["fingerprint"] == fingerprint)
+            and manifest["tokenizer"] == tokenizer and manifest["corpus"]["fingerprint"] == fingerprint
+            and manifest.get("vectors", {}).get("complete", True))
 
 
 def _embed_with_cache(embedder: Embedder, chunks: list[Chunk], cache_path: Path, rebuild: bool, progress: Progress,
-                      warn: Callable[[str], None]):
+                      warn: Callable[[str], None], limit: int | None = None):
     cache = EmbeddingCache(cache_path, warn)
     try:
         if rebuild:
@@ -112,6 +124,7 @@ def _embed_with_cache(embedder: Embedder, chunks: list[Chunk], cache_path: Path,
         known = cache.get_many(keys)
         missing = {key: i for i, key in enumerate(keys) if key not in known or len(known[key]) != embedder.dim}
         todo = list(missing.values())  # one chunk per distinct text: identical texts are embedded once
+        todo = todo if limit is None else todo[:limit]
         progress("embed", 0, len(todo))
         for start in range(0, len(todo), EMBED_BATCH):
             batch = todo[start : start + EMBED_BATCH]
@@ -120,7 +133,8 @@ def _embed_with_cache(embedder: Embedder, chunks: list[Chunk], cache_path: Path,
             cache.put_many(new)
             known.update(new)
             progress("embed", min(start + EMBED_BATCH, len(todo)), len(todo))
-        vectors = np.stack([known[key] for key in keys]).astype(np.float32)
-        return vectors, len(todo)
+        empty = np.zeros(embedder.dim, dtype=np.float32)
+        vectors = np.stack([known.get(key, empty) for key in keys]).astype(np.float32)
+        return vectors, len(todo), sum(key not in known for key in keys)
     finally:
         cache.close()

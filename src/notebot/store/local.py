@@ -230,6 +230,7 @@ class LocalIndex:
         self.vectors = vectors  # (chunks, dim) float32, row i = chunks[i]
         self.lexical = lexical
         self._embedder = embedder
+        self._missing: set[str] | None = None
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -251,7 +252,17 @@ class LocalIndex:
         # Exact search for one query is a memory-bound matrix-vector product over the mapped array;
         # numpy does it without FAISS's ~1 s import in a cold process (benchmarks/README.md, "Scale").
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
-        return self._top(self.vectors @ query, n, keep=lambda score: True)
+        # While embedding is incomplete, chunks still without a vector hold zeros: never a match.
+        partial = not self.manifest.get("vectors", {}).get("complete", True)
+        return self._top(self.vectors @ query, n, keep=(lambda score: score != 0.0) if partial else (lambda score: True))
+
+    def missing_vectors(self) -> set[str]:
+        """Ids of the chunks still without a vector (a first run embedding in rounds); empty once complete."""
+        if self.manifest.get("vectors", {}).get("complete", True):
+            return set()
+        if self._missing is None:
+            self._missing = {self.chunks[int(i)].id for i in np.flatnonzero(~np.asarray(self.vectors).any(axis=1))}
+        return self._missing
 
     def _top(self, scores: np.ndarray, n: int, keep) -> Scored:
         n = min(n, len(scores))

@@ -40,7 +40,7 @@ from .local import MANIFEST, write_json_atomic, writing
 FORMAT = "milvus-1"
 LITE_FILE = "milvus.db"
 FACTS = "notebot.manifest"
-FIELDS = ["id", "file", "headings", "line_start", "line_end", "text"]
+FIELDS = ["id", "file", "headings", "line_start", "line_end", "text", "context"]
 CONNECT_TIMEOUT = 10.0  # seconds before an unreachable server is reported
 INSERT_BATCH = 500
 # What Milvus's BM25 reads: `terms` (notebot's own tokens, the default) or `text` (Milvus's jieba
@@ -220,15 +220,15 @@ class MilvusStore:
 
     def _row(self, chunk: Chunk, vector: np.ndarray, tokenizer: str) -> dict:
         return {"id": chunk.id, "file": chunk.file, "headings": json.dumps(list(chunk.headings), ensure_ascii=False),
-                "line_start": chunk.line_start, "line_end": chunk.line_end, "text": chunk.text,
+                "line_start": chunk.line_start, "line_end": chunk.line_end, "text": chunk.text, "context": chunk.context,
                 "terms": hashed_terms(chunk.embed_text, tokenizer), "dense": np.asarray(vector, np.float32).tolist()}
 
     def _update(self, collection: str, rows: list[dict]) -> None:
-        """Upsert chunks that are new or moved, delete chunks that are gone: by id."""
+        """Upsert chunks that are new, moved or re-described (frontmatter), delete chunks that are gone: by id."""
         stored = {}
-        for batch in _iterate(self.client, collection, ["id", "line_start", "line_end"]):
-            stored.update({r["id"]: (r["line_start"], r["line_end"]) for r in batch})
-        changed = [r for r in rows if stored.get(r["id"]) != (r["line_start"], r["line_end"])]
+        for batch in _iterate(self.client, collection, ["id", "line_start", "line_end", "context"]):
+            stored.update({r["id"]: (r["line_start"], r["line_end"], r["context"]) for r in batch})
+        changed = [r for r in rows if stored.get(r["id"]) != (r["line_start"], r["line_end"], r["context"])]
         gone = sorted(set(stored) - {r["id"] for r in rows})
         for start in range(0, len(changed), INSERT_BATCH):
             self.client.upsert(collection, changed[start : start + INSERT_BATCH])
@@ -264,6 +264,7 @@ class MilvusStore:
         schema.add_field("line_start", DataType.INT64)
         schema.add_field("line_end", DataType.INT64)
         schema.add_field("text", DataType.VARCHAR, max_length=65535, enable_analyzer=True, analyzer_params={"tokenizer": "jieba"})
+        schema.add_field("context", DataType.VARCHAR, max_length=8192)  # frontmatter title/aliases/tags
         schema.add_field("terms", DataType.VARCHAR, max_length=65535, enable_analyzer=True, enable_match=True,
                          analyzer_params={"tokenizer": "standard"})
         schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
@@ -379,7 +380,8 @@ class MilvusIndex:
 
 
 def _chunk(row: dict) -> Chunk:
-    return Chunk(row["id"], row["file"], tuple(json.loads(row["headings"])), int(row["line_start"]), int(row["line_end"]), row["text"])
+    return Chunk(row["id"], row["file"], tuple(json.loads(row["headings"])), int(row["line_start"]), int(row["line_end"]), row["text"],
+                 row.get("context", ""))
 
 
 def _quoted(text: str) -> str:
