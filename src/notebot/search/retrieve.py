@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import numpy as np
+
 from ..errors import NotebotError
 from ..records import Hit
 from ..settings import MODES
 from ..store import Index, Scored
+from .notes import VaultEvidence, vault_evidence
 
 MAX_QUERY_CHARS = 2000  # e5 reads 512 tokens; the rest of a pasted essay only adds noise
 RRF_K = 5  # measured on the dev set with and without distractors (benchmarks/README.md)
 CANDIDATES = 50
+NOTE_RRF_K = 5
+NOTE_DEPTH = 20
+NOTE_VECTOR_WEIGHT = 1.0
+NOTE_OUTLINE_WEIGHT = 1.0
+GLOSSARY_WEIGHT = 0.5
 
 
 class Retriever(Protocol):
@@ -48,23 +56,49 @@ def lexical(index: Index, query: str, n: int) -> Scored:
 
 
 def hybrid(index: Index, query: str, n: int) -> Scored:
-    """Reciprocal-rank fusion. Rank sums tie often (1st + 3rd = 3rd + 1st), so ties go to the
-    chunk with the higher sum of scores, each scaled by its list's best score; then corpus order.
-    A store that fuses inside its engine (Milvus) does it there, with the same k."""
+    """Reciprocal-rank fusion of chunk rankings (vector, BM25, BM25 of the glossary's translations of
+    the query's terms), plus a vote for each chunk's note from two note rankings (best chunk cosine,
+    BM25 over title + headings). Rank sums tie often (1st + 3rd = 3rd + 1st), so ties go to the chunk
+    with the higher sum of scores, each scaled by its list's best score; then corpus order.
+    A store that fuses inside its engine (Milvus) does it there, with the same k (no note evidence yet)."""
     if hasattr(index, "hybrid_search"):
         return index.hybrid_search(query, index.embedder.embed_queries([query])[0], n, RRF_K)
-    fused: dict[str, float] = {}
-    strength: dict[str, float] = {}
-    chunks = {}
-    for ranking in (vector(index, query, n), lexical(index, query, n)):
+    evidence = vault_evidence(index)
+    depth = max(n, CANDIDATES)
+    cosine = np.full(len(index), -1.0, dtype=np.float32)
+    every = vector(index, query, len(index))  # the note ranking needs every chunk's cosine
+    for chunk, score in every:
+        cosine[evidence.positions[chunk.id]] = score
+    rankings = [(every[:depth], 1.0), (lexical(index, query, depth), 1.0)]
+    translations = evidence.glossary.expand(query)
+    if translations and GLOSSARY_WEIGHT:
+        rankings.append((lexical(index, " ".join(translations), depth), GLOSSARY_WEIGHT))
+    fused = np.zeros(len(index))
+    strength = np.zeros(len(index))
+    for ranking, weight in rankings:
         best = max((score for _, score in ranking), default=1.0) or 1.0
         for rank, (chunk, score) in enumerate(ranking, start=1):
-            chunks[chunk.id] = chunk
-            fused[chunk.id] = fused.get(chunk.id, 0.0) + 1.0 / (RRF_K + rank)
-            strength[chunk.id] = strength.get(chunk.id, 0.0) + score / best
-    order = {chunk_id: position for position, chunk_id in enumerate(chunks)}
-    ranked = sorted(fused, key=lambda cid: (-fused[cid], -strength[cid], order[cid]))
-    return [(chunks[cid], fused[cid]) for cid in ranked]
+            position = evidence.positions[chunk.id]
+            fused[position] += weight / (RRF_K + rank)
+            strength[position] += weight * score / best
+    fused += _note_votes(evidence, cosine, query)[evidence.note_of]
+    ranked = np.lexsort((np.arange(len(index)), -strength, -fused))[:depth]
+    return [(index.chunks[int(i)], float(fused[i])) for i in ranked if fused[i] > 0]
+
+
+def _note_votes(evidence: VaultEvidence, cosine: np.ndarray, query: str) -> np.ndarray:
+    """Each note's reciprocal rank among notes, by its best chunk and by its outline."""
+    votes = np.zeros(evidence.notes)
+    if evidence.notes < 2:
+        return votes  # one note: nothing to choose between
+    by_best_chunk = evidence.best_chunk_per_note(cosine)
+    by_outline = evidence.outline_scores(query)
+    for scores, weight, matched in ((by_best_chunk, NOTE_VECTOR_WEIGHT, by_best_chunk > -1),
+                                    (by_outline, NOTE_OUTLINE_WEIGHT, by_outline > 0)):
+        order = np.lexsort((np.arange(len(scores)), -scores))[:NOTE_DEPTH]
+        order = order[matched[order]]
+        votes[order] += weight / (NOTE_RRF_K + np.arange(1, len(order) + 1))
+    return votes
 
 
 RETRIEVERS: dict[str, Retriever] = {"hybrid": hybrid, "vector": vector, "lexical": lexical}
