@@ -17,8 +17,8 @@ RRF_K = 5  # measured on the dev set with and without distractors (benchmarks/RE
 CANDIDATES = 50
 NOTE_RRF_K = 5
 NOTE_DEPTH = 20
-NOTE_VECTOR_WEIGHT = 1.0
-NOTE_OUTLINE_WEIGHT = 1.0
+NOTE_VECTOR_WEIGHT = 0.5
+NOTE_OUTLINE_WEIGHT = 0.5
 GLOSSARY_WEIGHT = 0.5
 
 
