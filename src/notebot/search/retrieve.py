@@ -1,4 +1,4 @@
-"""Retrieval modes over an Index: BM25, vectors, and their fusion by reciprocal rank."""
+"""Retrieval modes over an Index: BM25, vectors, and their fusion by reciprocal rank with note-level evidence."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from .notes import VaultEvidence, vault_evidence
 MAX_QUERY_CHARS = 2000  # e5 reads 512 tokens; the rest of a pasted essay only adds noise
 RRF_K = 5  # measured on the dev set with and without distractors (benchmarks/README.md)
 CANDIDATES = 50
+# Note votes and the glossary ranking each weigh half a chunk ranking: at full weight they pushed a
+# top note's weaker chunks over the right one (benchmarks/README.md, "Retrieval in a vault").
 NOTE_RRF_K = 5
-NOTE_DEPTH = 20
+NOTE_DEPTH = 20  # notes ranked per view; the rest get no vote
 NOTE_VECTOR_WEIGHT = 0.5
 NOTE_OUTLINE_WEIGHT = 0.5
 GLOSSARY_WEIGHT = 0.5
