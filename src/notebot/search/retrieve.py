@@ -19,6 +19,7 @@ CANDIDATES = 50
 # top note's weaker chunks over the right one (benchmarks/README.md, "Retrieval in a vault").
 NOTE_RRF_K = 5
 NOTE_DEPTH = 20  # notes ranked per view; the rest get no vote
+NOTE_SCAN = 1000  # chunks whose cosine ranks notes: a note not among them ranks below every note that is
 NOTE_VECTOR_WEIGHT = 0.5
 NOTE_OUTLINE_WEIGHT = 0.5
 GLOSSARY_WEIGHT = 0.5
@@ -68,7 +69,7 @@ def hybrid(index: Index, query: str, n: int) -> Scored:
     evidence = vault_evidence(index)
     depth = max(n, CANDIDATES)
     cosine = np.full(len(index), -1.0, dtype=np.float32)
-    every = vector(index, query, len(index))  # the note ranking needs every chunk's cosine
+    every = vector(index, query, max(depth, NOTE_SCAN))  # the note ranking needs the best chunk of each note
     for chunk, score in every:
         cosine[evidence.positions[chunk.id]] = score
     rankings = [(every[:depth], 1.0), (lexical(index, query, depth), 1.0)]
