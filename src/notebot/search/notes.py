@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..store import Index
-from ..store.lexical import BM25
+from ..store.lexical import LexicalIndex, build_lexical
 from .glossary import Glossary, mine_glossary
 
 
@@ -24,12 +24,12 @@ from .glossary import Glossary, mine_glossary
 class VaultEvidence:
     note_of: np.ndarray  # note number of each chunk, in index order
     positions: dict[str, int]  # chunk id -> its place in index order
-    outlines: BM25  # one document per note: title and headings
+    outlines: LexicalIndex  # BM25, one document per note: title and headings
     glossary: Glossary
 
     @property
     def notes(self) -> int:
-        return len(self.outlines.doc_lengths)
+        return self.outlines.n_docs
 
     def best_chunk_per_note(self, chunk_scores: np.ndarray) -> np.ndarray:
         best = np.full(self.notes, -np.inf, dtype=np.float32)
@@ -66,7 +66,7 @@ def _derive(index: Index) -> VaultEvidence:
     return VaultEvidence(
         note_of=np.asarray(note_of, dtype=np.int64),
         positions={chunk.id: i for i, chunk in enumerate(index.chunks)},
-        outlines=BM25.build(["\n".join(lines) for lines in outlines], tokenizer),
+        outlines=LexicalIndex(build_lexical(["\n".join(lines) for lines in outlines], tokenizer), len(outlines), tokenizer),
         glossary=mine_glossary(chunk.text for chunk in index.chunks),
     )
 
