@@ -1,13 +1,18 @@
-"""Retrieval quality and speed of notebot against two baselines, on a Q&A set (docs/eval-format.md).
+"""Retrieval quality and speed of notebot against two baselines, on Q&A sets (../shared/eval/FORMAT.md).
 
-    python benchmarks/retrieval.py                                   # corpus/ alone
-    python benchmarks/retrieval.py --distractors ../shared/corpus-wide  # with ~170 distractor notes
+    python benchmarks/retrieval.py                                          # corpus/ alone, dev.jsonl
+    python benchmarks/retrieval.py --distractors ../shared/corpus-wide \
+        --seed-cache /work/data/wide-index/embed-cache.sqlite              # + the vault: dev and dev-wide
 
+One run measures every setting: dev.jsonl on corpus/ alone; with --distractors, corpus/ + the
+distractor notes indexed together, scored on dev.jsonl and on --wide-qa (dev-wide.jsonl).
 Systems, all on the same questions and relevance rule (an evidence string inside the chunk):
-  notebot hybrid / vector / lexical  — the shipped index (heading chunks, e5-small-q4, BM25 on CJK bigrams)
+  notebot hybrid / vector / lexical  — the shipped index (heading chunks, e5-small-q4, BM25 on CJK bigrams);
+                                       hybrid adds note-level evidence and the vault glossary (search/)
   bm25-jieba                         — BM25 alone with jieba words instead of bigrams, same chunks
   naive-langchain                    — RecursiveCharacterTextSplitter 500/50 + e5-small-q4 + FAISS
-Indexes live under benchmarks/out/ (git-ignored) and keep their embedding caches between runs.
+Indexes live under benchmarks/out/ (git-ignored) and keep their embedding caches between runs;
+--seed-cache copies an existing cache (same embedder, same chunk texts) in before the first build.
 """
 
 from __future__ import annotations
@@ -23,50 +28,71 @@ from pathlib import Path
 import numpy as np
 
 from notebot.evaluation.evaluate import is_relevant, load_qa
-from notebot.store.build import build_index
-from notebot.store.local import LocalIndex as Index
 from notebot.search import search
 from notebot.settings import Settings
+from notebot.store.build import build_index
+from notebot.store.local import CACHE_FILE
+from notebot.store.local import LocalIndex as Index
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "out"
+EVAL = ROOT.parent / "shared" / "eval"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=ROOT / "corpus")
-    parser.add_argument("--distractors", type=Path, help="a folder of extra notes mixed into the corpus")
-    parser.add_argument("--qa", type=Path, default=ROOT.parent / "shared" / "eval" / "dev.jsonl")
-    parser.add_argument("--skip-naive", action="store_true", help="skip the LangChain baseline (it re-embeds everything)")
+    parser.add_argument("--distractors", type=Path, help="a folder of extra notes indexed beside the corpus (the vault)")
+    parser.add_argument("--qa", type=Path, default=EVAL / "dev.jsonl", help="questions about --corpus")
+    parser.add_argument("--wide-qa", type=Path, default=EVAL / "dev-wide.jsonl", help="questions about the distractor notes")
+    parser.add_argument("--seed-cache", type=Path, help="an embedding cache to start the vault index from")
+    parser.add_argument("--skip-naive", action="store_true", help="skip the LangChain baseline (it embeds everything again)")
+    parser.add_argument("--skip-naive-wide", action="store_true", help="skip it only on the vault (~7k pieces to embed)")
     args = parser.parse_args()
 
-    label = "wide" if args.distractors else "corpus"
-    corpus = _assemble(args.corpus, args.distractors, OUT / f"{label}-notes")
-    questions = [q for q in load_qa(args.qa) if q.kind != "unanswerable"]
-    results = {"label": label, "questions": len(questions), "systems": {}, "speed": {}}
+    runs = [("corpus", args.corpus, None, {"dev": args.qa})]
+    if args.distractors:
+        runs.append(("wide", args.corpus, args.distractors, {"dev": args.qa, "dev-wide": args.wide_qa}))
+    results = {}
+    for label, corpus, distractors, qa_sets in runs:
+        corpus = _assemble(corpus, distractors, OUT / f"{label}-notes")
+        seed = args.seed_cache if distractors else None
+        naive = not args.skip_naive and not (distractors and args.skip_naive_wide)
+        results[label] = measure(label, corpus, qa_sets, seed, naive)
+    print(json.dumps(results, ensure_ascii=False, indent=2))
+    print(markdown_table(results))
+    (OUT / "retrieval.json").write_text(json.dumps(results, ensure_ascii=False, indent=2))
 
+
+def measure(label: str, corpus: Path, qa_sets: dict[str, Path], seed: Path | None, naive: bool) -> dict:
     index_dir = OUT / f"{label}-index"
+    index_dir.mkdir(parents=True, exist_ok=True)
+    if seed and not (index_dir / CACHE_FILE).exists():
+        shutil.copy(seed, index_dir / CACHE_FILE)
     started = time.perf_counter()
     report = build_index(Settings.load(corpus_dir=corpus, index_dir=index_dir), progress=_progress)
-    results["speed"]["build_seconds"] = round(time.perf_counter() - started, 1)
-    results["speed"]["build_embedded"] = report["embedded"]
+    speed = {"build_seconds": round(time.perf_counter() - started, 1), "build_embedded": report["embedded"], "chunks": report["chunks"]}
     index = Index.load(index_dir)
-    for mode in ("hybrid", "vector", "lexical"):
-        results["systems"][f"notebot-{mode}"] = score(lambda q, m=mode: [h.chunk.text for h in search(index, q, 10, m)], questions)
-
     jieba_dir = OUT / f"{label}-index-jieba"
     shutil.copytree(index_dir, jieba_dir, dirs_exist_ok=True)  # reuses the embedding cache
     build_index(Settings.load(corpus_dir=corpus, index_dir=jieba_dir, tokenizer="jieba-v1"))
     jieba_index = Index.load(jieba_dir)
-    results["systems"]["bm25-jieba"] = score(lambda q: [h.chunk.text for h in search(jieba_index, q, 10, "lexical")], questions)
+    pipeline = NaivePipeline(corpus, OUT / f"{label}-naive-cache.npz") if naive else None
 
-    if not args.skip_naive:
-        naive = NaivePipeline(corpus, OUT / f"{label}-naive-cache.npz")
-        results["systems"]["naive-langchain"] = score(naive.search, questions)
-
-    results["speed"].update(latency(index, [q.question for q in questions]))
-    print(json.dumps(results, ensure_ascii=False, indent=2))
-    (OUT / f"retrieval-{label}.json").write_text(json.dumps(results, ensure_ascii=False, indent=2))
+    result = {"speed": speed, "sets": {}}
+    all_questions = []
+    for name, path in qa_sets.items():
+        questions = [q for q in load_qa(path) if q.kind != "unanswerable"]
+        all_questions += questions
+        systems = {}
+        for mode in ("hybrid", "vector", "lexical"):
+            systems[f"notebot-{mode}"] = score(lambda q, m=mode: [h.chunk.text for h in search(index, q, 10, m)], questions)
+        systems["bm25-jieba"] = score(lambda q: [h.chunk.text for h in search(jieba_index, q, 10, "lexical")], questions)
+        if pipeline:
+            systems["naive-langchain"] = score(pipeline.search, questions)
+        result["sets"][name] = systems
+    speed.update(latency(index, [q.question for q in all_questions]))
+    return result
 
 
 def _assemble(corpus: Path, distractors: Path | None, target: Path) -> Path:
@@ -135,6 +161,22 @@ class NaivePipeline:
     def search(self, query: str) -> list[str]:
         _, ids = self.index.search(self.embedder.embed_queries([query]), 10)
         return [self.texts[i] for i in ids[0] if i >= 0]
+
+
+def markdown_table(results: dict) -> str:
+    """One table per (index, question set): H@1 / H@5 / MRR@10 overall and per language."""
+    lines = []
+    for label, result in results.items():
+        for name, systems in result["sets"].items():
+            langs = [lang for lang in ("all", "zh", "en", "mixed") if lang in next(iter(systems.values()))]
+            counts = next(iter(systems.values()))
+            lines += ["", f"{name} on {label} ({result['speed']['chunks']} chunks)", "",
+                      "| system | " + " | ".join(f"{lang} (n={counts[lang]['n']})" for lang in langs) + " |",
+                      "|---|" + "---|" * len(langs)]
+            for system, table in systems.items():
+                cells = [" / ".join(f"{table[lang][m]:.3f}" for m in ("hit@1", "hit@5", "mrr@10")) for lang in langs]
+                lines.append(f"| {system} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def _progress(stage: str, done: int, total: int) -> None:

@@ -1,17 +1,28 @@
-"""Retrieval modes over an Index: BM25, vectors, and their fusion by reciprocal rank."""
+"""Retrieval modes over an Index: BM25, vectors, and their fusion by reciprocal rank with note-level evidence."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
+import numpy as np
+
 from ..errors import NotebotError
 from ..records import Hit
 from ..settings import MODES
 from ..store import Index, Scored
+from .notes import VaultEvidence, vault_evidence
 
 MAX_QUERY_CHARS = 2000  # e5 reads 512 tokens; the rest of a pasted essay only adds noise
 RRF_K = 5  # measured on the dev set with and without distractors (benchmarks/README.md)
 CANDIDATES = 50
+# Note votes and the glossary ranking each weigh half a chunk ranking: at full weight they pushed a
+# top note's weaker chunks over the right one (benchmarks/README.md, "Retrieval in a vault").
+NOTE_RRF_K = 5
+NOTE_DEPTH = 20  # notes ranked per view; the rest get no vote
+NOTE_SCAN = 1000  # chunks whose cosine ranks notes: a note not among them ranks below every note that is
+NOTE_VECTOR_WEIGHT = 0.5
+NOTE_OUTLINE_WEIGHT = 0.5
+GLOSSARY_WEIGHT = 0.5
 
 
 class Retriever(Protocol):
@@ -50,31 +61,60 @@ def lexical(index: Index, query: str, n: int) -> Scored:
 
 
 def hybrid(index: Index, query: str, n: int) -> Scored:
-    """Reciprocal-rank fusion. Rank sums tie often (1st + 3rd = 3rd + 1st), so ties go to the
-    chunk with the higher sum of scores, each scaled by its list's best score; then corpus order.
-    A store that fuses inside its engine (Milvus) does it there, with the same k."""
+    """Reciprocal-rank fusion of chunk rankings (vector, BM25, BM25 of the glossary's translations of
+    the query's terms), plus a vote for each chunk's note from two note rankings (best chunk cosine,
+    BM25 over title + headings). Rank sums tie often (1st + 3rd = 3rd + 1st), so ties go to the chunk
+    with the higher sum of scores, each scaled by its list's best score; then corpus order.
+    A store that fuses inside its engine (Milvus) does it there, with the same k (no note evidence yet)."""
     if hasattr(index, "hybrid_search"):
         return index.hybrid_search(query, index.embedder.embed_queries([query])[0], n, RRF_K)
-    fused: dict[str, float] = {}
-    strength: dict[str, float] = {}
-    chunks = {}
-    keywords = lexical(index, query, n)
+    evidence = vault_evidence(index)
+    depth = max(n, CANDIDATES)
+    cosine = np.full(len(index), -1.0, dtype=np.float32)
+    every = vector(index, query, max(depth, NOTE_SCAN))  # the note ranking needs the best chunk of each note
+    for chunk, score in every:
+        cosine[evidence.positions[chunk.id]] = score
+    keywords = lexical(index, query, depth)
+    rankings = [(every[:depth], 1.0, None), (keywords, 1.0, None)]
     # While a first run is still embedding, a chunk without a vector has no vector rank: it is credited
-    # its keyword rank twice, so an unembedded answer is not buried under embedded near-misses.
+    # its keyword rank a second time, so an unembedded answer is not buried under embedded near-misses.
     unembedded = index.missing_vectors() if hasattr(index, "missing_vectors") else set()
-    stand_ins = [(chunk, score) if chunk.id in unembedded else None for chunk, score in keywords]
-    for ranking, scale in ((vector(index, query, n), None), (keywords, None), (stand_ins, keywords)):
-        best = max((pair[1] for pair in scale or ranking if pair), default=1.0) or 1.0
-        for rank, pair in enumerate(ranking, start=1):
-            if pair is None:
+    if unembedded:
+        rankings.append((keywords, 1.0, unembedded))
+    translations = evidence.glossary.expand(query)
+    if translations and GLOSSARY_WEIGHT:
+        rankings.append((lexical(index, " ".join(translations), depth), GLOSSARY_WEIGHT, None))
+    fused = np.zeros(len(index))
+    strength = np.zeros(len(index))
+    for ranking, weight, only in rankings:
+        best = max((score for _, score in ranking), default=1.0) or 1.0
+        for rank, (chunk, score) in enumerate(ranking, start=1):
+            if only is not None and chunk.id not in only:
                 continue
-            chunk, score = pair
-            chunks[chunk.id] = chunk
-            fused[chunk.id] = fused.get(chunk.id, 0.0) + 1.0 / (RRF_K + rank)
-            strength[chunk.id] = strength.get(chunk.id, 0.0) + score / best
-    order = {chunk_id: position for position, chunk_id in enumerate(chunks)}
-    ranked = sorted(fused, key=lambda cid: (-fused[cid], -strength[cid], order[cid]))
-    return [(chunks[cid], fused[cid]) for cid in ranked]
+            position = evidence.positions[chunk.id]
+            fused[position] += weight / (RRF_K + rank)
+            strength[position] += weight * score / best
+    fused += _note_votes(evidence, cosine, query, by_vectors=not unembedded)[evidence.note_of]
+    ranked = np.lexsort((np.arange(len(index)), -strength, -fused))[:depth]
+    return [(index.chunks[int(i)], float(fused[i])) for i in ranked if fused[i] > 0]
+
+
+def _note_votes(evidence: VaultEvidence, cosine: np.ndarray, query: str, by_vectors: bool = True) -> np.ndarray:
+    """Each note's reciprocal rank among notes, by its best chunk and by its outline. While a first run
+    is still embedding, notes without vectors cannot be ranked by cosine, so that view is left out."""
+    votes = np.zeros(evidence.notes)
+    if evidence.notes < 2:
+        return votes  # one note: nothing to choose between
+    by_outline = evidence.outline_scores(query)
+    views = [(by_outline, NOTE_OUTLINE_WEIGHT, by_outline > 0)]
+    if by_vectors:
+        by_best_chunk = evidence.best_chunk_per_note(cosine)
+        views.append((by_best_chunk, NOTE_VECTOR_WEIGHT, by_best_chunk > -1))
+    for scores, weight, matched in views:
+        order = np.lexsort((np.arange(len(scores)), -scores))[:NOTE_DEPTH]
+        order = order[matched[order]]
+        votes[order] += weight / (NOTE_RRF_K + np.arange(1, len(order) + 1))
+    return votes
 
 
 RETRIEVERS: dict[str, Retriever] = {"hybrid": hybrid, "vector": vector, "lexical": lexical}
