@@ -18,16 +18,17 @@ from dataclasses import dataclass, replace
 from ..records import Answer, Hit
 from ..store import Index
 
-MAX_LINES = 3  # lines chosen by score, best first; each may bring its sub-items along
-MAX_QUOTED = 6  # lines quoted in all, sub-items included
+MAX_LINES = 5  # lines chosen by score, best first; each may bring its sub-items along
+MAX_QUOTED = 8  # lines quoted in all, sub-items included
 MAX_CHILDREN = 4
 MAX_LINE_CHARS = 320
 SOURCE_CHUNKS = 5
-KEEP_SHARE = 0.75  # a further line is quoted when it scores at least this share of the best one
+KEEP_SHARE = 0.4  # a further line is quoted when it scores at least this share of the best one
 # Line score = LEXICAL × (IDF overlap / best overlap) + SEMANTIC × (cosine rescaled over the candidates),
 # divided by sqrt(the passage's rank); weights measured on the dev set (benchmarks/README.md).
 LEXICAL = 0.5
 SEMANTIC = 0.5
+SEMANTIC_BUDGET = 16  # lines embedded per question
 CJK = re.compile(r"[\u3400-\u9fff]")
 SENTENCE_END = re.compile(r"(?<=[。；！？])")
 LEADING_MARK = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s+")
@@ -107,10 +108,15 @@ def score_lines(question: str, lines: list[Line], hits: list[Hit], index: Index,
     if query_vector is not None:
         from ..search.lines import line_text, line_vectors
 
-        texts = [line_text(hits[line.hit_number - 1].chunk.heading_path, line.text) for line in lines]
+        # Embedding lines costs ~15 ms each on a laptop CPU: only a budget of them, the top passage's
+        # first, then the best by terms; their vectors are cached in the index folder.
+        order = sorted(range(len(lines)), key=lambda i: (lines[i].hit_number > 1, -lexical[i], lines[i].hit_number, i))
+        embedded = order[:SEMANTIC_BUDGET]
+        texts = [line_text(hits[lines[i].hit_number - 1].chunk.heading_path, lines[i].text) for i in embedded]
         cosines = line_vectors(index, texts) @ query_vector
         low, high = float(cosines.min()), float(cosines.max())
-        semantic = [(float(c) - low) / (high - low) if high > low else 0.0 for c in cosines]
+        for i, cosine in zip(embedded, cosines):
+            semantic[i] = (float(cosine) - low) / (high - low) if high > low else 0.0
     wants_number = NUMBER_QUESTION.search(question)
     scores = []
     for line, lex, sem in zip(lines, lexical, semantic):
