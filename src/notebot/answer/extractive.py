@@ -23,7 +23,7 @@ MAX_QUOTED = 8  # lines quoted in all, sub-items included
 MAX_CHILDREN = 4
 MAX_LINE_CHARS = 320
 SOURCE_CHUNKS = 5
-KEEP_SHARE = 0.4  # a further line is quoted when it scores at least this share of the best one
+KEEP_SHARE = 0.5  # a further line is quoted when it scores at least this share of the best one
 # Line score = LEXICAL × (IDF overlap / best overlap) + SEMANTIC × (cosine rescaled over the candidates),
 # divided by sqrt(the passage's rank); weights measured on the dev set (benchmarks/README.md).
 LEXICAL = 0.5
@@ -82,6 +82,8 @@ def answer_lines(question: str, hits: list[Hit], index: Index, query_vector=None
     taken = {(line.hit_number, line.position) for line in chosen}
     for line in chosen:
         lines = by_hit[line.hit_number]
+        # A line's sub-items come along (notes put the detail there), except under a number
+        # question, where only a line announcing its items ("…：") brings them.
         children = _children(lines, line) if kind != "number" or _introduces(line) else []
         last = children[-1] if children else line
         if (children or _introduces(line)) and last.position == len(lines) - 1:
