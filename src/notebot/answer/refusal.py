@@ -61,7 +61,7 @@ WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]*")
 SENTENCE_START = re.compile(r"(?:^|[.?!。？！]\s*)$")
 COMMON_CAPITALISED = frozenset("i what how why when where which who can does do is are should could would please".split())
 UNIT_CHECKS = [
-    ("price", re.compile(r"多少钱|多少美元|价格|收费标准|美元|\bprice|\bpricing|\bcost\b|how much (?:does|is|do) .*(?:cost|charge)", re.I),
+    ("price", re.compile(r"多少钱|多少美元|价格|收费标准|美元|\bprice|\bpricing|how much (?:does|is|do) .*(?:cost|charge)", re.I),
      re.compile(r"\d[\d.,]*\s*(?:美元|刀|元|usd|dollars?|cents?)|\$\s*\d", re.I)),
     ("duration", re.compile(r"多少秒|多少毫秒|多少分钟|多少小时|多少天|多久|延迟.*多少|多少.*延迟|latency|how long|how many (?:seconds|minutes|hours|days)", re.I),
      re.compile(r"\d[\d.,]*\s*(?:秒|毫秒|分钟|小时|天|周|年|ms\b|s\b|sec|min|hours?|days?|weeks?|years?)", re.I)),
