@@ -169,3 +169,9 @@ def test_answer_report_lists_failed_answers_and_rates_with_counts(indexed, tmp_p
     assert "### Failed answers" in text and "`q5`" in text and "`999KB`" in text and "the answer lacks an expected keyword" in text
     assert "- **keyword_accuracy**:" in text, "each metric is explained in a line"
     assert "refused 1 of 1 unanswerable" in capsys.readouterr().out
+
+
+def test_report_on_a_set_of_only_unanswerable_questions_has_no_chart(indexed, tmp_path):
+    report = tmp_path / "out" / "report.md"
+    assert main(["eval", str(write_qa(tmp_path, GOOD[2:])), "--index-dir", str(indexed), "--answers", "--report", str(report)]) == 0
+    assert "refused 1 of 1 unanswerable" in report.read_text(encoding="utf-8") and not report.with_suffix(".png").exists()

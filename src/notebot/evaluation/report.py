@@ -74,14 +74,15 @@ def write_report(results: dict, path: Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     chart = path.with_suffix(".png")
-    draw_chart(results, chart)
+    charted = draw_chart(results, chart)
     parts = [f"# notebot evaluation: {results['qa']}", ""]
     manifest = results["manifest"]
     parts += [f"Index: {manifest['counts']['files']} files, {manifest['counts']['chunks']} chunks, embedder "
               f"`{manifest['embedder']['name']}`, tokenizer `{manifest['tokenizer']}`, built {manifest['built_at']}.", ""]
     if len(results["modes"]) > 1:
         parts += ["## Modes side by side", "", modes_table(results), ""]
-    parts += [f"![Hit@k by mode and language]({chart.name})", ""]
+    if charted:
+        parts += [f"![Hit@k by mode and language]({chart.name})", ""]
     parts += ["What the metrics mean:", ""] + [f"- **{name}**: {text}" for name, text in EXPLANATIONS.items()] + [""]
     for mode, summary in results["modes"].items():
         parts += [f"## Mode `{mode}`", "", metrics_table(summary), ""]
@@ -134,7 +135,10 @@ def _escape(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def draw_chart(results: dict, path: Path) -> None:
+def draw_chart(results: dict, path: Path) -> bool:
+    """Hit@k curves per language; False (no chart) when no question is answerable."""
+    if not any(v is not None for summary in results["modes"].values() for v in summary["curves"]["all"]):
+        return False
     import matplotlib
 
     matplotlib.use("Agg")
@@ -157,3 +161,4 @@ def draw_chart(results: dict, path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
+    return True
