@@ -203,7 +203,8 @@ def follow_conversation(index: Index, question: str, history: History, settings:
     points_back = bool(FOLLOW_UP.search(question))
     if not points_back and alone.evidence is not None and alone.evidence.score() >= STANDS_ALONE:
         return alone
-    merged = retrieve(index, f"{subject} {question}", settings)
+    # The merged search finds the subject's passages; whether they answer is judged on the question's own terms.
+    merged = retrieve(index, f"{subject} {question}", settings, judged=question)
     if points_back or (merged.evidence is not None and alone.evidence is not None
                        and merged.evidence.score() > alone.evidence.score()):
         return merged

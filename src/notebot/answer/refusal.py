@@ -44,7 +44,7 @@ CJK = re.compile(r"[\u3400-\u9fff]")
 RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+(?:[.\-_/+][a-z0-9]+)*")
 # Words that shape a question rather than name its subject, in either language.
 GRAMMAR_CHARS = frozenset("的了吗呢吧啊么什怎哪几呀嘛")  # never part of a content word
-FUNCTION_CHARS = GRAMMAR_CHARS | frozenset("是在有和与或及这那它其请给把被让对从到为会要能用个一来去就都也还里上下")
+FUNCTION_CHARS = GRAMMAR_CHARS | frozenset("是在有和与或及这那它其请给把被让对从到为会要能用个一来去就都也还里上下些")
 QUESTION_BIGRAMS = frozenset(
     "多少 如何 为何 是否 可以 能否 需要 应该 一个 一下 有没 没有 不是 多大 多久 多长 一般 大概 通常 "
     "主要 比较 还是 要求 什么 怎么 哪些 哪个 哪里 为什 区别 有什 么区 用来 用于 的是 一共 最多 最长".split()
@@ -222,9 +222,9 @@ def refusal_reason(question: str, hits: Sequence[Hit], evidence: Evidence | None
         return "nothing retrieved"
     if evidence is not None and evidence.score() < 0:
         if evidence.unknown_terms:
-            return f"the notes never mention {_listing(evidence.unknown_terms)}"
+            return f"the notes never mention {_listing(evidence.unknown_terms, question)}"
         if evidence.missing_terms:
-            return f"the closest passages don't mention {_listing(evidence.missing_terms)}"
+            return f"the closest passages don't mention {_listing(evidence.missing_terms, question)}"
         return "the closest passages are only loosely related to the question"
     text = normalize(" ".join(hit.chunk.embed_text for hit in hits[:TOP_PASSAGES]))
     for kind, asks, answers in UNIT_CHECKS:
@@ -233,16 +233,15 @@ def refusal_reason(question: str, hits: Sequence[Hit], evidence: Evidence | None
     return None
 
 
-def _listing(terms: Sequence[str]) -> str:
-    joined = ", ".join(f"“{t}”" for t in _merge_chinese(terms)[:6])
-    return joined
+def _listing(terms: Sequence[str], question: str) -> str:
+    return ", ".join(f"“{t}”" for t in _merge_chinese(terms, normalize(question))[:6])
 
 
-def _merge_chinese(terms: Sequence[str]) -> list[str]:
-    """Adjacent Chinese characters read better as one word: 红, 烧, 肉 -> 红烧肉."""
+def _merge_chinese(terms: Sequence[str], question: str) -> list[str]:
+    """Chinese characters adjacent in the question read better as one word: 红, 烧, 肉 -> 红烧肉."""
     merged: list[str] = []
     for term in terms:
-        if merged and CJK.fullmatch(term) and CJK.fullmatch(merged[-1][-1]):
+        if merged and CJK.fullmatch(term) and CJK.fullmatch(merged[-1][-1]) and merged[-1] + term in question:
             merged[-1] += term
         else:
             merged.append(term)
