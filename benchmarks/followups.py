@@ -27,6 +27,7 @@ GROUPS = (("follow-ups (1–20)", 1, 20), ("standalone (21–30)", 21, 30), ("of
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index-dir", type=Path, default=HERE / "out" / "index")
+    parser.add_argument("--policy", action="append", help="only these policies (never, always, evidence)")
     parser.add_argument("--qa", type=Path, default=HERE.parent.parent / "shared" / "eval" / "dev-followups.jsonl")
     args = parser.parse_args()
     index = LocalIndex.load(args.index_dir)
@@ -40,6 +41,8 @@ def main() -> None:
     print("| policy | " + " | ".join(name for name, _, _ in GROUPS) + " |")
     print("|---" * (len(GROUPS) + 1) + "|")
     for policy, run in policies.items():
+        if args.policy and policy not in args.policy:
+            continue
         cells = []
         for name, first, last in GROUPS:
             good = 0

@@ -27,7 +27,10 @@ LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]+")
 FOLLOW_UP = re.compile(r"^(?:那|那么|还有|and\b|what about\b|how about\b)|它|它们|其|这个|那个|该服务|呢[？?]?$|\b(?:it|its|they|their|them|this|that one)\b", re.I)
 CONTENT = re.compile(r"[0-9A-Za-z\u3400-\u9fff]")
 MAX_HISTORY = 20  # turns kept; only the last few can matter to the next question
-OFF_TOPIC_UNKNOWN = 0.5  # a question whose own terms are mostly unknown to the notes is not merged
+# A question whose own terms are mostly unknown to the notes and barely covered by any passage is off-topic:
+# it is never merged with the previous turn ("那糖醋排骨呢？" after a DynamoDB question).
+OFF_TOPIC_UNKNOWN = 0.5
+OFF_TOPIC_COVERAGE = 0.3
 STANDS_ALONE = 1.0  # refusal-rule score above which a question with no pointer back stands alone
 REFUSALS = {
     "zh": "笔记里没有找到能回答这个问题的内容。下面是最接近的段落，仅供参考：",
@@ -198,7 +201,7 @@ def follow_conversation(index: Index, question: str, history: History, settings:
     subject = previous_subject([turn for turn, _ in history])
     alone = retrieve(index, question, settings)
     own = question_slots(question)
-    if alone.evidence is not None and alone.evidence.unknown >= OFF_TOPIC_UNKNOWN and own:
+    if alone.evidence is not None and own and alone.evidence.unknown >= OFF_TOPIC_UNKNOWN and alone.evidence.coverage < OFF_TOPIC_COVERAGE:
         return alone
     points_back = bool(FOLLOW_UP.search(question))
     if not points_back and alone.evidence is not None and alone.evidence.score() >= STANDS_ALONE:
