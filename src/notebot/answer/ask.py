@@ -19,7 +19,7 @@ from ..settings import Settings
 from ..store import Index
 from .extractive import ExtractiveAnswerer
 from .llm import LLMAnswerer, LLMError, check_citations, cited_numbers, is_refusal
-from .refusal import Evidence, gather_evidence, question_slots, refusal_reason
+from .refusal import Evidence, gather_evidence, refusal_reason
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]+")
@@ -200,8 +200,7 @@ def follow_conversation(index: Index, question: str, history: History, settings:
         return retrieve(index, rewritten, settings)
     subject = previous_subject([turn for turn, _ in history])
     alone = retrieve(index, question, settings)
-    own = question_slots(question)
-    if alone.evidence is not None and own and alone.evidence.unknown >= OFF_TOPIC_UNKNOWN and alone.evidence.coverage < OFF_TOPIC_COVERAGE:
+    if _off_topic(alone.evidence):
         return alone
     points_back = bool(FOLLOW_UP.search(question))
     if not points_back and alone.evidence is not None and alone.evidence.score() >= STANDS_ALONE:
@@ -212,6 +211,13 @@ def follow_conversation(index: Index, question: str, history: History, settings:
                        and merged.evidence.score() > alone.evidence.score()):
         return merged
     return alone
+
+
+def _off_topic(evidence: Evidence | None) -> bool:
+    """Mostly unknown to the notes, barely covered, and unknown through its subject (Chinese words or
+    names), not merely through plain English verbs ("Which protocols does it support?")."""
+    return (evidence is not None and evidence.unknown >= OFF_TOPIC_UNKNOWN and evidence.coverage < OFF_TOPIC_COVERAGE
+            and (evidence.names_missing > 0 or any(CJK.search(term) for term in evidence.unknown_terms)))
 
 
 def previous_subject(questions: list[str]) -> str:
