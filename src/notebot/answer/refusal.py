@@ -47,7 +47,7 @@ GRAMMAR_CHARS = frozenset("的了吗呢吧啊么什怎哪几呀嘛")  # never pa
 FUNCTION_CHARS = GRAMMAR_CHARS | frozenset("是在有和与或及这那它其请给把被让对从到为会要能用个一来去就都也还里上下些")
 QUESTION_BIGRAMS = frozenset(
     "多少 如何 为何 是否 可以 能否 需要 应该 一个 一下 有没 没有 不是 多大 多久 多长 一般 大概 通常 "
-    "主要 比较 还是 要求 什么 怎么 哪些 哪个 哪里 为什 区别 有什 么区 用来 用于 的是 一共 最多 最长".split()
+    "主要 比较 还是 要求 什么 怎么 哪些 哪个 哪里 为什 区别 有什 么区 用来 用于 的是 一共 最多 最长 最大 最小 最少 多高 多快 大多 几个 几种".split()
 )
 QUESTION_WORDS = frozenset(
     "a an and are as at be by can could do does did for from how i in is it its of on or that the this to "
