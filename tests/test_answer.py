@@ -1,10 +1,16 @@
 """The offline extractive answerer on the real shipped notes."""
 
+import io
 import re
+from pathlib import Path
+
+import pytest
 
 from notebot.answer import ask, detect_lang, resolve_follow_up
-from notebot.answer.extractive import split_lines
-from notebot.answer.refusal import question_names, refusal_reason
+from notebot.answer.ask import check_history
+from notebot.answer.extractive import question_kind, split_lines
+from notebot.answer.refusal import question_names, question_slots, refusal_reason
+from notebot.errors import NotebotError
 from notebot.settings import Settings
 
 SETTINGS = Settings.load(environ={})
@@ -41,7 +47,7 @@ def test_quoted_lines_are_whole_lines_of_the_note(real_index):
         assert quoted in sources
 
 
-def test_follow_up_carries_the_previous_question_over():
+def test_follow_up_that_points_back_carries_the_previous_question_over():
     history = [("DynamoDB 的 item 最大多大？", "…")]
     assert resolve_follow_up("那它的吞吐量呢？", history).startswith("DynamoDB 的 item 最大多大？")
     assert resolve_follow_up("and its max size?", [("What is Kinesis Firehose?", "…")]).startswith("What is Kinesis Firehose?")
@@ -69,7 +75,95 @@ def test_price_question_without_a_price_in_the_passages_is_refused(real_index):
     from notebot.search import search
 
     hits = search(real_index, "How much does Lambda cost per month?")
-    assert "price" in (refusal_reason("What is the price of Lambda per GB-second in US dollars?", hits) or "")
+    assert "price" in (refusal_reason("What is the price of Lambda per GB-second in US dollars?", hits, None) or "")
+
+
+def test_offtopic_chinese_question_is_refused_and_says_why(real_index):
+    answer = ask(real_index, "怎么做红烧肉？", SETTINGS)
+    assert answer.refused and answer.text.startswith("笔记里没有找到")
+    assert "红烧肉" in answer.notice, "the reason names the words the notes never mention"
+    assert answer.hits, "the nearest passages are still listed as related"
+
+
+def test_offtopic_english_question_is_refused(real_index):
+    for question in ("How do I bake sourdough bread?", "What's the weather like in Paris today?"):
+        answer = ask(real_index, question, SETTINGS)
+        assert answer.refused and answer.text.startswith("Your notes don't seem to cover this"), question
+
+
+def test_answerable_questions_in_both_languages_are_not_refused(real_index):
+    for question in ("Kinesis Data Streams 的数据保留多久？", "What does VACUUM do in Redshift?", "S3 有哪些加密方式？"):
+        assert not ask(real_index, question, SETTINGS).refused, question
+
+
+def test_the_answer_leads_with_the_line_that_answers(real_index):
+    for question, fact in (("DynamoDB 的 item 最大多大？", "400KB"), ("S3 单个对象最大可以多大？", "5TB")):
+        answer = ask(real_index, question, SETTINGS)
+        assert fact in answer.text.splitlines()[1].replace("*", ""), answer.text
+        assert len(answer.text.splitlines()) <= 9, "a short answer: the lead line and at most 8 quoted lines"
+
+
+def test_quoted_line_numbers_point_at_the_quoted_lines_of_the_note(real_index):
+    answer = ask(real_index, "DynamoDB 的 item 最大多大？", SETTINGS)
+    note = (Path(__file__).resolve().parent.parent / "corpus" / "aws-with-dataengineer.md").read_text(encoding="utf-8").splitlines()
+    assert answer.quoted
+    for number, line_numbers in answer.quoted.items():
+        chunk = answer.hits[number - 1].chunk
+        for line_number in line_numbers:
+            assert chunk.line_start <= line_number <= chunk.line_end
+            assert f"[{number}]" in answer.text
+    quoted_text = [note[n - 1] for numbers in answer.quoted.values() for n in numbers]
+    assert any("400KB" in line.replace(" ", "") for line in quoted_text)
+    assert answer.to_json()["citations"][0]["quoted_lines"] == answer.quoted.get(1, [])
+
+
+def test_offtopic_question_after_an_on_topic_turn_is_still_refused(real_index):
+    history = ["DynamoDB 的 PartiQL 是什么？"]
+    for question in ("那糖醋排骨呢？", "今天晚饭吃什么好？"):
+        assert ask(real_index, question, SETTINGS, history).refused, question
+
+
+def test_short_new_question_is_not_hijacked_by_the_previous_turn(real_index):
+    answer = ask(real_index, "EBS 每个月有多少免费的 SSD 存储？", SETTINGS, ["Athena 底层用的是什么查询引擎？"])
+    assert answer.search_query == "EBS 每个月有多少免费的 SSD 存储？"
+    assert "30GB" in answer.text
+
+
+def test_question_without_words_is_a_one_line_error(real_index):
+    for question in ("？？！", "😀😀", "..."):
+        with pytest.raises(NotebotError, match="has no words"):
+            ask(real_index, question, SETTINGS)
+
+
+def test_history_must_be_a_list_of_questions_and_only_recent_turns_count():
+    with pytest.raises(NotebotError, match="must be a list"):
+        check_history("S3 是什么？")
+    with pytest.raises(NotebotError, match="not a non-empty question"):
+        check_history(["S3 是什么？", "  "])
+    assert len(check_history([f"问题 {i}" for i in range(100)])) == 20
+    assert check_history([("Q", "A")]) == [("Q", "A")]
+
+
+def test_question_slots_read_chinese_through_bigrams_and_skip_question_words():
+    assert [slot.text for slot in question_slots("怎么做红烧肉？")] == ["做", "红", "烧", "肉"]
+    assert [slot.text for slot in question_slots("What is the retention of Kinesis?")] == ["retention", "kinesis"]
+
+
+def test_question_kinds():
+    assert question_kind("SSE-KMS 和 SSE-C 有什么区别？") == "comparison"
+    assert question_kind("Object 最大多大？") == "number"
+    assert question_kind("S3 有哪些加密方式？") == "list"
+
+
+def test_chat_answers_each_turn_with_sources_and_reads_follow_ups_in_context(real_index, capsys):
+    from notebot.apps import chat
+
+    settings = Settings.load(environ={}, index_dir=real_index.index_dir)
+    out = io.StringIO()
+    assert chat.run(None, settings, lines=["Aurora 最多可以有几个 read replica？", "？？", "那它的存储最多能到多大？"], out=out) == 0
+    text = out.getvalue()
+    assert text.count("sources:") == 2 and "128TB" in text
+    assert "has no words" in capsys.readouterr().err
 
 
 def test_split_lines_drops_headings_and_fences_and_keeps_indent():

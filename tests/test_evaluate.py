@@ -141,3 +141,37 @@ def test_hostile_lines_are_one_line_errors_naming_the_line(indexed, tmp_path, ca
     assert main(["eval", str(write_qa(tmp_path, GOOD, [line])), "--index-dir", str(indexed)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and problem in err[0]
+
+
+def test_history_must_be_a_list_of_non_empty_questions(tmp_path):
+    for bad in ("DynamoDB 是什么？", [""], [1, 2], {"q": 1}):
+        qa = write_qa(tmp_path, [{**GOOD[0], "history": bad}])
+        with pytest.raises(NotebotError, match=r"qa.jsonl:1: field 'history' should be a list"):
+            load_qa(qa)
+    assert load_qa(write_qa(tmp_path, [{**GOOD[0], "history": ["S3 是什么？"]}]))[0].history == ("S3 是什么？",)
+
+
+def test_a_line_with_history_is_asked_as_the_next_turn(indexed, tmp_path, capsys):
+    follow_up = {**GOOD[0], "id": "f1", "history": ["DynamoDB 的 item 最大多大？"], "question": "那它的分区键决定什么？",
+                 "evidence": ["分区键决定数据分布"], "keywords": ["数据分布"]}
+    assert main(["eval", str(write_qa(tmp_path, [follow_up])), "--index-dir", str(indexed), "--answers", "--json"]) == 0
+    overall = json.loads(capsys.readouterr().out)["modes"]["hybrid"]["all"]
+    assert overall["hit@5"] == 1.0 and overall["keyword_accuracy"] == 1.0
+
+
+def test_answer_report_lists_failed_answers_and_rates_with_counts(indexed, tmp_path, capsys):
+    wrong_keyword = {**GOOD[0], "id": "q5", "keywords": ["999KB"]}
+    report = tmp_path / "out" / "report.md"
+    assert main(["eval", str(write_qa(tmp_path, [*GOOD, wrong_keyword])), "--index-dir", str(indexed), "--answers",
+                 "--report", str(report)]) == 0
+    text = report.read_text(encoding="utf-8")
+    assert "expected keywords in 2 of 3 answerable; refused 1 of 1 unanswerable; wrongly refused 0 of 3 answerable" in text
+    assert "### Failed answers" in text and "`q5`" in text and "`999KB`" in text and "the answer lacks an expected keyword" in text
+    assert "- **keyword_accuracy**:" in text, "each metric is explained in a line"
+    assert "refused 1 of 1 unanswerable" in capsys.readouterr().out
+
+
+def test_report_on_a_set_of_only_unanswerable_questions_has_no_chart(indexed, tmp_path):
+    report = tmp_path / "out" / "report.md"
+    assert main(["eval", str(write_qa(tmp_path, GOOD[2:])), "--index-dir", str(indexed), "--answers", "--report", str(report)]) == 0
+    assert "refused 1 of 1 unanswerable" in report.read_text(encoding="utf-8") and not report.with_suffix(".png").exists()

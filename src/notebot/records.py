@@ -88,6 +88,7 @@ class Answer:
     notice: str = ""  # visible remark, e.g. "LLM unreachable, extractive answer shown"
     search_query: str = ""  # the question after follow-up resolution
     timings: dict[str, float] = field(default_factory=dict)
+    quoted: dict[int, list[int]] = field(default_factory=dict)  # citation [n] -> note line numbers quoted from it
 
     def to_json(self) -> dict:
         return {
@@ -98,6 +99,6 @@ class Answer:
             "answerer": self.answerer,
             "notice": self.notice,
             "search_query": self.search_query,
-            "citations": [h.citation() for h in self.hits],
+            "citations": [h.citation() | {"quoted_lines": self.quoted.get(n, [])} for n, h in enumerate(self.hits, start=1)],
             "timings": {k: round(v, 2) for k, v in self.timings.items()},
         }

@@ -9,20 +9,30 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Protocol
 
+from ..errors import NotebotError
 from ..records import Answer, Hit
 from ..search import clean_query, search
 from ..settings import Settings
 from ..store import Index
 from .extractive import ExtractiveAnswerer
 from .llm import LLMAnswerer, LLMError, check_citations, cited_numbers, is_refusal
-from .refusal import refusal_reason
+from .quoted import fill_quoted
+from .refusal import Evidence, gather_evidence, refusal_reason
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]+")
 # A follow-up leans on the previous turn: pronouns, or a bare "and …?" / "那…呢？".
 FOLLOW_UP = re.compile(r"^(?:那|那么|还有|and\b|what about\b|how about\b)|它|它们|其|这个|那个|该服务|呢[？?]?$|\b(?:it|its|they|their|them|this|that one)\b", re.I)
+CONTENT = re.compile(r"[0-9A-Za-z\u3400-\u9fff]")
+MAX_HISTORY = 20  # turns kept; only the last few can matter to the next question
+# A question whose own terms are mostly unknown to the notes and barely covered by any passage is off-topic:
+# it is never merged with the previous turn ("那糖醋排骨呢？" after a DynamoDB question).
+OFF_TOPIC_UNKNOWN = 0.5
+OFF_TOPIC_COVERAGE = 0.3
+STANDS_ALONE = 1.0  # refusal-rule score above which a question with no pointer back stands alone
 REFUSALS = {
     "zh": "笔记里没有找到能回答这个问题的内容。下面是最接近的段落，仅供参考：",
     "en": "Your notes don't seem to cover this. The closest passages are listed below as related, not as an answer.",
@@ -89,28 +99,50 @@ def ask(index: Index, question: str, settings: Settings, history: History | None
     return answer
 
 
+@dataclass
+class Retrieval:
+    """What one search query found, with the evidence the refusal rule reads."""
+
+    query: str
+    hits: list[Hit]
+    vector: object  # the query's vector, reused to score lines
+    evidence: Evidence | None
+
+
+def retrieve(index: Index, query: str, settings: Settings, judged: str | None = None) -> Retrieval:
+    """Search for `query`; the evidence is gathered for `judged` (default: the query itself)."""
+    hits = search(index, query, settings.k, settings.mode)
+    vector, cosine = None, 0.0
+    if settings.mode != "lexical" or settings.answerer == "extractive":
+        vector = index.embedder.embed_queries([query])[0]
+        cosine = index.vector_search(vector, 1)[0][1] if len(index) else 0.0
+    evidence = gather_evidence(judged or query, hits, index, cosine) if hits else None
+    return Retrieval(query, hits, vector, evidence)
+
+
 def ask_stream(index: Index, question: str, settings: Settings, history: History | None = None) -> Iterator[Answer]:
     """Yield Answers whose text grows; the last one is final."""
     started = time.perf_counter()
-    question = clean_query(question)
+    question = check_question(question)
+    history = check_history(history)
     lang = detect_lang(question)
     llm = LLMAnswerer.from_settings(settings) if settings.answerer == "llm" else None
     llm_problem = None
     try:
-        search_query = resolve_follow_up(question, history or [], llm)
+        found = follow_conversation(index, question, history, settings, llm)
     except LLMError as problem:  # one timeout is enough: don't wait for the endpoint twice
         llm_problem, llm = problem, None
-        search_query = resolve_follow_up(question, history or [], None)
-    hits = search(index, search_query, settings.k, settings.mode)
+        found = follow_conversation(index, question, history, settings, None)
     vectors_notice = partial_vectors_notice(index.manifest) if settings.mode != "lexical" else ""
     retrieved = time.perf_counter()
-    reason = refusal_reason(question, hits)
-    base = Answer(question=question, text="", lang=lang, refused=False, hits=hits, answerer="extractive",
-                  search_query=search_query, timings={"retrieve_ms": (retrieved - started) * 1000})
+    reason = refusal_reason(question, found.hits, found.evidence)
+    base = Answer(question=question, text="", lang=lang, refused=False, hits=found.hits, answerer="extractive",
+                  search_query=found.query, timings={"retrieve_ms": (retrieved - started) * 1000})
     if reason:
         yield _finish(base, REFUSALS["en" if lang == "en" else "zh"], started, refused=True, notice="; ".join(filter(None, [reason, vectors_notice])))
         return
-    answerer: Answerer = ChatAnswerer(llm) if llm is not None else ExtractiveAnswerer(index)
+    extractive = ExtractiveAnswerer(index, found.vector)
+    answerer: Answerer = ChatAnswerer(llm) if llm is not None else extractive
     base.answerer = answerer.name
     try:
         for partial in answerer.stream(base, history):
@@ -118,12 +150,12 @@ def ask_stream(index: Index, question: str, settings: Settings, history: History
     except LLMError as problem:  # visible fallback, never a silent one
         llm_problem = problem
         base.answerer, base.text, base.refused = "extractive", "", False
-        for partial in ExtractiveAnswerer(index).stream(base, history):
+        for partial in extractive.stream(base, history):
             pass
     if llm_problem:
         base.notice = _fallback_notice(llm_problem)
     base.notice = "; ".join(filter(None, [base.notice, vectors_notice]))
-    yield _finish(base, base.text, started, refused=base.refused)
+    yield fill_quoted(_finish(base, base.text, started, refused=base.refused))
 
 
 def _finish(answer: Answer, text: str, started: float, refused: bool = False, **changes) -> Answer:
@@ -135,14 +167,81 @@ def _finish(answer: Answer, text: str, started: float, refused: bool = False, **
     return answer
 
 
+def check_question(question: str) -> str:
+    question = clean_query(question)
+    if not CONTENT.search(question):
+        raise NotebotError(f"the question {question[:40]!r} has no words in it", "ask in words, e.g. notebot ask \"S3 对象最大多大？\"")
+    return question
+
+
+def check_history(history) -> History:
+    """Previous turns as (question, answer) pairs; plain strings are questions without answers.
+    Only the last MAX_HISTORY turns can matter to the next question."""
+    if history is None:
+        return []
+    if isinstance(history, (str, bytes)) or not isinstance(history, (list, tuple)):
+        raise NotebotError("the conversation history must be a list of previous questions", "pass a list of strings")
+    turns = []
+    for item in history:
+        turn = (item, "") if isinstance(item, str) else tuple(item) if isinstance(item, (list, tuple)) and len(item) == 2 else None
+        if turn is None or not isinstance(turn[0], str) or not turn[0].strip():
+            raise NotebotError(f"history item {item!r} is not a non-empty question", "drop it or write the question")
+        turns.append((" ".join(turn[0].split()), turn[1] or ""))
+    return turns[-MAX_HISTORY:]
+
+
+def follow_conversation(index: Index, question: str, history: History, settings: Settings, llm=None) -> Retrieval:
+    """Retrieve for the question, read in its conversation. An LLM, when configured, rewrites a
+    follow-up; otherwise the question is merged with the previous turn's subject when it leans on
+    it: it points back ("它", "its", "那…呢") or it cannot stand alone (the refusal rule would turn
+    it down) while the merged question can. A question whose own terms the notes never hold is
+    never merged: an off-topic question stays off-topic after an on-topic turn."""
+    if not history:
+        return retrieve(index, question, settings)
+    if llm is not None:
+        rewritten = llm.rewrite_followup(question, history) or question
+        return retrieve(index, rewritten, settings)
+    subject = previous_subject([turn for turn, _ in history])
+    alone = retrieve(index, question, settings)
+    if _off_topic(alone.evidence):
+        return alone
+    points_back = bool(FOLLOW_UP.search(question))
+    if not points_back and alone.evidence is not None and alone.evidence.score() >= STANDS_ALONE:
+        return alone
+    # The merged search finds the subject's passages; whether they answer is judged on the question's own terms.
+    merged = retrieve(index, f"{subject} {question}", settings, judged=question)
+    if points_back or (merged.evidence is not None and alone.evidence is not None
+                       and merged.evidence.score() > alone.evidence.score()):
+        return merged
+    return alone
+
+
+def _off_topic(evidence: Evidence | None) -> bool:
+    """Mostly unknown to the notes, barely covered, and unknown through its subject (Chinese words or
+    names), not merely through plain English verbs ("Which protocols does it support?")."""
+    return (evidence is not None and evidence.unknown >= OFF_TOPIC_UNKNOWN and evidence.coverage < OFF_TOPIC_COVERAGE
+            and (evidence.names_missing > 0 or any(CJK.search(term) for term in evidence.unknown_terms)))
+
+
+def previous_subject(questions: list[str]) -> str:
+    """The last question, preceded by the turns it leaned on (by the pointing-back test), so a
+    third turn still knows what "它" was two turns ago."""
+    parts = [questions[-1]]
+    for earlier in reversed(questions[:-1]):
+        if not FOLLOW_UP.search(parts[0]) or len(parts) == 3:
+            break
+        parts.insert(0, earlier)
+    return " ".join(parts)
+
+
 def resolve_follow_up(question: str, history: History, llm=None) -> str:
-    """Make a follow-up standalone: the LLM rewrites it when configured; otherwise the previous
-    question's terms are carried over when the new one leans on it."""
+    """The search query for a question in a conversation, by the pointing-back test alone (no
+    retrieval); ask() also weighs the evidence (follow_conversation)."""
     if not history:
         return question
     if llm is not None:
         return llm.rewrite_followup(question, history) or question
-    if FOLLOW_UP.search(question) or len(question) <= 12:
+    if FOLLOW_UP.search(question):
         return f"{history[-1][0]} {question}"
     return question
 

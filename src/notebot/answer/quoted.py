@@ -1,4 +1,5 @@
-"""Which lines of a passage an answer quotes: for `ask --json` and the /ask API (citations carry them)."""
+"""Which lines of a passage an answer quotes. The extractive answerer knows (answer.quoted); for an
+LLM's answer they are found by matching the passage's lines in its text."""
 
 from __future__ import annotations
 
@@ -21,7 +22,14 @@ def quoted_lines(answer_text: str, chunk: Chunk) -> list[int]:
     return lines
 
 
+def fill_quoted(answer: Answer) -> Answer:
+    """Set answer.quoted by text matching when the answerer did not say (an LLM's answer)."""
+    if not answer.quoted and not answer.refused:
+        found = {n: quoted_lines(answer.text, hit.chunk) for n, hit in enumerate(answer.hits, start=1)}
+        answer.quoted = {n: lines for n, lines in found.items() if lines}
+    return answer
+
+
 def citations_with_passages(answer: Answer) -> list[dict]:
-    """answer.to_json()'s citations plus each passage's text and the lines the answer quotes from it."""
-    return [hit.citation() | {"text": hit.chunk.text, "quoted_lines": quoted_lines(answer.text, hit.chunk)}
-            for hit in answer.hits]
+    """answer.to_json()'s citations (with their quoted lines) plus each passage's text."""
+    return [citation | {"text": hit.chunk.text} for citation, hit in zip(answer.to_json()["citations"], answer.hits)]

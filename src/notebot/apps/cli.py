@@ -66,11 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--answerer", choices=ANSWERERS, help="extractive (default, offline) or llm")
     ask.add_argument("--llm-base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1")
     ask.add_argument("--llm-model", help="model name at that endpoint")
+    ask.add_argument("--history", action="append", default=None, metavar="QUESTION",
+                     help="a previous question of the conversation, oldest first (repeatable)")
     ask.add_argument("--json", action="store_true", help="print one JSON object (citations carry the passage text and quoted lines)")
 
     from ..evaluation import evaluate
-    from . import mcp, ui, watch
+    from . import chat, mcp, ui, watch
 
+    chat.configure_parser(commands.add_parser("chat", parents=[common], help="a conversation in the terminal (Ctrl-D leaves)"))
     evaluate.configure_parser(commands.add_parser("eval", parents=[common], help="evaluate on a Q&A set (JSON lines)"))
     ui.configure_parser(commands.add_parser("serve", parents=[common], help="start the web UI"))
     mcp.configure_parser(commands.add_parser("mcp", parents=[common], help="serve the notes to AI assistants (MCP over stdio)",
@@ -103,9 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         handler = {"index": cmd_index, "search": cmd_search, "info": cmd_info, "ask": cmd_ask}.get(args.command)
         if handler is None:
             from ..evaluation import evaluate
-            from . import mcp, ui, watch
+            from . import chat, mcp, ui, watch
 
-            return {"eval": evaluate.run, "serve": ui.run, "mcp": mcp.run, "watch": watch.run}[args.command](args, settings)
+            commands = {"eval": evaluate.run, "serve": ui.run, "chat": chat.run, "mcp": mcp.run, "watch": watch.run}
+            return commands[args.command](args, settings)
         return handler(args, settings)
     except NotebotError as problem:
         print(f"error: {printable(str(problem))}", file=sys.stderr)
@@ -181,12 +185,16 @@ def cmd_ask(args, settings: Settings) -> int:
     from ..answer.quoted import citations_with_passages
     from ..store import open_index
 
+    from ..answer.ask import check_history, check_question
+
     if not args.question.strip():
         raise NotebotError("the question is empty", 'type a question, e.g. notebot ask "S3 对象最大多大？"')
+    check_question(args.question)  # before loading anything: a bad question costs nothing
+    history = check_history(args.history)
     index = open_index(settings)
     answer = None
     shown = 0
-    for answer in ask_stream(index, args.question, settings):
+    for answer in ask_stream(index, args.question, settings, history):
         if not args.json and sys.stdout.isatty():
             text = printable(answer.text)
             sys.stdout.write(text[shown:])

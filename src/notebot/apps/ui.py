@@ -159,10 +159,26 @@ def render_sources(answer, query: str) -> str:
     for number, hit in enumerate(answer.hits, start=1):
         c = hit.chunk
         where = html.escape(f"{c.file} › {c.heading_path or '(top)'} › lines {c.line_start}-{c.line_end}")
-        body = highlight(markdown.render(c.text), terms)
+        quoted = answer.quoted.get(number, []) if not answer.refused else []
+        body = highlight(mark_quoted(markdown.render(c.text), c, quoted, markdown), terms)
+        if quoted:
+            where += f' <span class="nb-quoted-lines">· quoted: line{"s" if len(quoted) > 1 else ""} {", ".join(map(str, quoted))}</span>'
         parts.append(f'<div class="nb-source" id="src-{number}"><div class="nb-where"><b>[{number}]</b> {where}</div>'
                      f'{relevance(hit.score, best)}{body}</div>')
     return "\n".join(parts)
+
+
+def mark_quoted(rendered: str, chunk, line_numbers: list[int], markdown) -> str:
+    """Mark the lines the answer quoted inside their rendered source card."""
+    lines = chunk.text.splitlines()
+    for number in line_numbers:
+        offset = number - chunk.line_start
+        if not 0 <= offset < len(lines):
+            continue
+        inline = markdown.renderInline(re.sub(r"^\s*(?:[-*+]|\d{1,3}[.)])\s+", "", lines[offset]).strip())
+        if inline and inline in rendered:
+            rendered = rendered.replace(inline, f'<mark class="nb-quoted">{inline}</mark>', 1)
+    return rendered
 
 
 def relevance(score: float, best: float) -> str:
@@ -206,6 +222,8 @@ CSS = """
 .nb-bar { display: inline-block; width: 64px; height: 6px; background: #eee; border-radius: 3px; vertical-align: middle; }
 .nb-bar > span { display: block; height: 100%; background: #22c55e; border-radius: 3px; }
 mark { background: #fde68a; padding: 0 1px; }
+mark.nb-quoted { background: #dbeafe; border-left: 3px solid #3b82f6; padding-left: 4px; }
+.nb-quoted-lines { color: #3b82f6; }
 """
 
 # Clicking [n] scrolls only the sources panel to that passage and marks it; the chat stays put.

@@ -39,6 +39,7 @@ class Question:
     answer: str
     kind: str
     line: int
+    history: tuple[str, ...] = ()  # previous user questions of the conversation, oldest first
 
 
 @dataclass
@@ -122,8 +123,11 @@ def _parse(path: Path, number: int, line: str) -> Question:
         raise bad("evidence and keywords must be non-empty strings")
     if data["kind"] != "unanswerable" and not data["evidence"]:
         raise bad("an answerable question needs at least one evidence string")
+    history = data.get("history", [])
+    if not isinstance(history, list) or not all(isinstance(turn, str) and turn.strip() for turn in history):
+        raise bad("field 'history' should be a list of the previous questions (non-empty strings)")
     return Question(data["id"], data["lang"], data["question"], data.get("file", ""), tuple(data["evidence"]),
-                    tuple(data["keywords"]), data.get("answer", ""), data["kind"], number)
+                    tuple(data["keywords"]), data.get("answer", ""), data["kind"], number, tuple(history))
 
 
 def broken_questions(questions: list[Question], chunks) -> dict[str, str]:
@@ -168,18 +172,27 @@ def _run_one(index, q: Question, mode: str, settings: Settings, answers: bool, r
     from ..answer import ask
     from ..search import search
 
+    from ..answer.ask import check_history, follow_conversation
+
     started = time.perf_counter()
-    hits = search(index, q.question, max(settings.k, 10), mode)
+    settings = replace(settings, mode=mode)
+    query = q.question
+    if q.history:  # the turn's own retrieval: the question as the conversation resolves it
+        query = follow_conversation(index, q.question, check_history(list(q.history)), settings).query
+    hits = search(index, query, max(settings.k, 10), mode)
     seconds = time.perf_counter() - started
     relevance = [is_relevant(h.chunk.text, q.evidence) for h in hits[:10]] if q.evidence else []
     rank = next((i + 1 for i, relevant in enumerate(relevance) if relevant), None)
     top = hits[0].citation() | {"text": hits[0].chunk.text[:160]} if hits else None
     outcome = Outcome(q, rank, relevance, relevant_total, top, seconds)
     if answers:
-        answer = ask(index, q.question, replace(settings, mode=mode))
+        answer = ask(index, q.question, settings, list(q.history))
         text = normalize(answer.text)
         outcome.answer = {"refused": answer.refused, "seconds": answer.timings.get("total_ms", 0) / 1000,
-                          "keywords_found": all(normalize(k) in text for k in q.keywords), "text": answer.text}
+                          "keywords_found": all(normalize(k) in text for k in q.keywords), "text": answer.text,
+                          "chars": len(answer.text), "notice": answer.notice,
+                          "citations": [f"{h.chunk.file} › {h.chunk.heading_path} › {h.chunk.line_start}-{h.chunk.line_end}"
+                                        for h in answer.hits]}
     return outcome
 
 
@@ -193,6 +206,12 @@ def summarize(outcomes: list[Outcome]) -> dict:
         {"id": o.question.id, "question": o.question.question, "evidence": list(o.question.evidence),
          "rank": o.rank, "top": o.top}
         for o in outcomes if o.question.evidence and o.rank != 1
+    ]
+    summary["answer_failures"] = [
+        {"id": o.question.id, "question": o.question.question, "history": list(o.question.history),
+         "kind": o.question.kind, "keywords": list(o.question.keywords), **o.answer}
+        for o in outcomes if o.answer and (o.answer["refused"] != (not o.question.evidence)
+                                           or (o.question.evidence and not o.answer["keywords_found"]))
     ]
     summary["curves"] = {lang: [_mean([hit_at(o.rank, k) for o in outcomes if o.question.evidence and lang in ("all", o.question.lang)])
                                 for k in range(1, 11)] for lang in ("all", *LANGS)}
@@ -211,9 +230,15 @@ def _metrics(outcomes: list[Outcome]) -> dict:
     if answered:
         unanswerable = [o for o in answered if not o.question.evidence]
         with_evidence = [o for o in answered if o.question.evidence]
-        metrics["keyword_accuracy"] = _mean([float(o.answer["keywords_found"] and not o.answer["refused"]) for o in with_evidence])
+        correct = [o.answer["keywords_found"] and not o.answer["refused"] for o in with_evidence]
+        metrics["keyword_accuracy"] = _mean([float(c) for c in correct])
         metrics["refusal_rate"] = _mean([float(o.answer["refused"]) for o in unanswerable])
         metrics["wrong_refusal_rate"] = _mean([float(o.answer["refused"]) for o in with_evidence])
+        metrics["counts"] = {"keywords": [sum(correct), len(with_evidence)],
+                             "refused": [sum(o.answer["refused"] for o in unanswerable), len(unanswerable)],
+                             "wrongly_refused": [sum(o.answer["refused"] for o in with_evidence), len(with_evidence)]}
+        metrics["answer_chars_p50"] = statistics.median(o.answer["chars"] for o in with_evidence if not o.answer["refused"]) \
+            if any(not o.answer["refused"] for o in with_evidence) else None
         metrics["answer_ms_p50"], metrics["answer_ms_p95"] = _percentiles([o.answer["seconds"] * 1000 for o in answered])
     return metrics
 
@@ -299,12 +324,14 @@ def _gate(results: dict, thresholds: dict[str, float]) -> int:
 
 
 def format_table(results: dict) -> str:
-    from .report import metrics_table
+    from .report import metrics_table, rates_line
 
     lines = []
     for mode, summary in results["modes"].items():
         lines.append(f"mode {mode}")
         lines.append(metrics_table(summary))
+        if rates_line(summary["all"]):
+            lines.append(f"answers: {rates_line(summary['all'])}")
         lines.append("")
     if results["broken"]:
         lines.append(f"{len(results['broken'])} broken question(s) left out: " + ", ".join(b["id"] for b in results["broken"]))

@@ -6,7 +6,28 @@ import json
 from pathlib import Path
 
 COLUMNS = ("questions", "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10",
-           "keyword_accuracy", "refusal_rate", "wrong_refusal_rate", "retrieval_ms_p50", "answer_ms_p50")
+           "keyword_accuracy", "refusal_rate", "wrong_refusal_rate", "answer_chars_p50", "retrieval_ms_p50", "answer_ms_p50")
+EXPLANATIONS = {
+    "hit@k": "share of answerable questions with an evidence passage among the top k retrieved",
+    "mrr@10": "mean of 1 / rank of the first evidence passage (0 when it is not in the top 10)",
+    "ndcg@10": "ranking quality of all evidence passages in the top 10 (1 = all of them first)",
+    "keyword_accuracy": "share of answerable questions whose answer contains every expected keyword (and was not refused)",
+    "refusal_rate": "share of unanswerable questions the answer refused",
+    "wrong_refusal_rate": "share of answerable questions the answer refused",
+    "answer_chars_p50": "median length of the answers given to answerable questions, in characters",
+    "retrieval_ms_p50 / answer_ms_p50": "median time to retrieve / to answer one question",
+}
+
+
+def rates_line(metrics: dict) -> str:
+    """The answer rates with their counts: "keywords in 36 of 40 answers; refused 38 of 40 unanswerable; …"."""
+    counts = metrics.get("counts")
+    if not counts:
+        return ""
+    parts = [f"expected keywords in {counts['keywords'][0]} of {counts['keywords'][1]} answerable",
+             f"refused {counts['refused'][0]} of {counts['refused'][1]} unanswerable",
+             f"wrongly refused {counts['wrongly_refused'][0]} of {counts['wrongly_refused'][1]} answerable"]
+    return "; ".join(parts)
 
 
 def metrics_table(summary: dict) -> str:
@@ -42,6 +63,8 @@ def modes_table(results: dict) -> str:
 def _cell(value, column: str = "") -> str:
     if value is None:
         return "–"
+    if column == "answer_chars_p50":
+        return f"{value:.0f}"
     if column.endswith("_ms_p50") or column.endswith("_ms_p95"):
         return f"{value:.1f}"
     return f"{value:.3f}" if isinstance(value, float) else str(value)
@@ -51,17 +74,23 @@ def write_report(results: dict, path: Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     chart = path.with_suffix(".png")
-    draw_chart(results, chart)
+    charted = draw_chart(results, chart)
     parts = [f"# notebot evaluation: {results['qa']}", ""]
     manifest = results["manifest"]
     parts += [f"Index: {manifest['counts']['files']} files, {manifest['counts']['chunks']} chunks, embedder "
               f"`{manifest['embedder']['name']}`, tokenizer `{manifest['tokenizer']}`, built {manifest['built_at']}.", ""]
     if len(results["modes"]) > 1:
         parts += ["## Modes side by side", "", modes_table(results), ""]
-    parts += [f"![Hit@k by mode and language]({chart.name})", ""]
+    if charted:
+        parts += [f"![Hit@k by mode and language]({chart.name})", ""]
+    parts += ["What the metrics mean:", ""] + [f"- **{name}**: {text}" for name, text in EXPLANATIONS.items()] + [""]
     for mode, summary in results["modes"].items():
         parts += [f"## Mode `{mode}`", "", metrics_table(summary), ""]
+        if rates_line(summary["all"]):
+            parts += [f"Answers: {rates_line(summary['all'])}.", ""]
         parts += _failures(summary["failures"])
+        if "answer_failures" in summary and any(m.get("counts") for m in [summary["all"]]):
+            parts += _answer_failures(summary["answer_failures"])
     if results["broken"]:
         parts += ["## Broken questions (left out of the metrics)", ""]
         parts += [f"- line {b['line']} `{b['id']}`: evidence `{b['evidence']}` occurs nowhere in the indexed notes" for b in results["broken"]]
@@ -82,11 +111,34 @@ def _failures(failures: list[dict]) -> list[str]:
     return lines + [""]
 
 
+def _answer_failures(failures: list[dict]) -> list[str]:
+    if not failures:
+        return ["No failed answers: every answerable question got its keywords and every unanswerable one was refused.", ""]
+    lines = ["### Failed answers", ""]
+    for f in failures:
+        if not f["keywords"]:
+            problem = "answered, but the notes don't hold this (expected a refusal)"
+        elif f["refused"]:
+            problem = f"refused ({f.get('notice') or 'no reason given'}), but the notes hold it"
+        else:
+            problem = "the answer lacks an expected keyword"
+        asked = " → ".join([*f.get("history", []), f["question"]])
+        lines += [f"#### `{f['id']}` ({f['kind']}): {_escape(asked)}", "",
+                  f"- problem: {problem}",
+                  f"- expected keywords: {', '.join(f'`{k}`' for k in f['keywords']) or '– (unanswerable)'}",
+                  "- answer:", "", *["    " + line for line in f["text"].splitlines()], "",
+                  "- citations: " + ("; ".join(f"[{n}] {c}" for n, c in enumerate(f["citations"], start=1)) or "–"), ""]
+    return lines
+
+
 def _escape(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def draw_chart(results: dict, path: Path) -> None:
+def draw_chart(results: dict, path: Path) -> bool:
+    """Hit@k curves per language; False (no chart) when no question is answerable."""
+    if not any(v is not None for summary in results["modes"].values() for v in summary["curves"]["all"]):
+        return False
     import matplotlib
 
     matplotlib.use("Agg")
@@ -109,3 +161,4 @@ def draw_chart(results: dict, path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
+    return True

@@ -1,0 +1,96 @@
+"""Line embeddings on demand vs at index time: what each costs, and `ask` latency as a user meets it.
+
+    python benchmarks/answer_speed.py --index-dir benchmarks/out/index [--questions ../shared/eval/dev.jsonl]
+
+Works on a copy of the index whose embedding cache holds the chunk vectors only (no line vectors):
+- ask, first time (lines of the top passages embedded on demand, then cached), p50 / p95;
+- ask again (line vectors from the cache), p50 / p95 — the "index loaded" latency;
+- a cold `notebot ask` process (median of 5, line vectors cached);
+- index time: embedding every quotable line of every chunk, as an index-time step would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, int(0.95 * len(ordered)) - 1)]
+
+
+def chunk_only_copy(index_dir: Path, work: Path) -> Path:
+    from notebot.store.cache import cache_key
+    from notebot.store.local import LocalIndex
+
+    copy = work / "index"
+    shutil.copytree(index_dir, copy)
+    index = LocalIndex.load(copy)
+    keep = {cache_key(index.manifest["embedder"]["name"], c.embed_text) for c in index.chunks}
+    db = sqlite3.connect(copy / "embed-cache.sqlite")
+    db.execute("CREATE TEMP TABLE keep (key TEXT PRIMARY KEY)")
+    db.executemany("INSERT INTO keep VALUES (?)", [(k,) for k in keep])
+    db.execute("DELETE FROM vectors WHERE key NOT IN (SELECT key FROM keep)")
+    db.commit()
+    db.close()
+    return copy
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--index-dir", type=Path, default=HERE / "out" / "index")
+    parser.add_argument("--questions", type=Path, default=HERE.parent.parent / "shared" / "eval" / "dev.jsonl")
+    parser.add_argument("--limit", type=int, default=20)
+    args = parser.parse_args()
+    from notebot.answer import ask
+    from notebot.answer.extractive import split_lines
+    from notebot.search.lines import line_text
+    from notebot.settings import Settings
+    from notebot.store.local import LocalIndex
+
+    work = Path(tempfile.mkdtemp(prefix="notebot-answer-speed-"))
+    copy = chunk_only_copy(args.index_dir, work)
+    index = LocalIndex.load(copy)
+    settings = Settings.load(environ={}, index_dir=copy)
+    questions = [json.loads(line)["question"] for line in args.questions.read_text(encoding="utf-8").splitlines() if line.strip()]
+    questions = questions[: args.limit]
+    index.embedder.embed_queries(["warm up"])
+    results = {"questions": len(questions)}
+    for label in ("first_ask", "ask_again"):
+        times = []
+        for question in questions:
+            started = time.perf_counter()
+            ask(index, question, settings)
+            times.append((time.perf_counter() - started) * 1000)
+        results[f"{label}_ms_p50"], results[f"{label}_ms_p95"] = round(statistics.median(times), 1), round(p95(times), 1)
+    cold = []
+    for question in questions[:5]:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "notebot", "ask", question, "--index-dir", str(copy)], check=True, capture_output=True)
+        cold.append(time.perf_counter() - started)
+    results["cold_ask_process_s_median"] = round(statistics.median(cold), 2)
+    lines = [line_text(c.heading_path, line.text) for c in index.chunks for line in split_lines(c.text)]
+    sample = lines[:64]
+    started = time.perf_counter()
+    index.embedder.embed_passages(sample)
+    per_line = (time.perf_counter() - started) / len(sample)
+    results["index_time_lines"] = len(lines)
+    results["index_time_all_lines_s_estimate"] = round(per_line * len(lines), 1)
+    results["embed_ms_per_line"] = round(per_line * 1000, 1)
+    print(json.dumps(results, indent=2))
+    shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Calibrate the refusal rule: its signals per question, a logistic fit, and the trade-off table.
+
+    python benchmarks/refusal.py --index-dir benchmarks/out/index [--fit]
+
+Questions: dev.jsonl (answerable and unanswerable), dev-unanswerable.jsonl, and dev-followups.jsonl
+(lines 21–30 are standalone answerable questions, 31–36 off-topic ones; each is read on its own,
+as the follow-up resolver leaves them). Prints, for the shipped rule and for shifted thresholds,
+how many unanswerable questions are refused and how many answerable ones wrongly. With --fit it
+also fits the coefficients again (L2-regularised logistic regression, classes balanced) and shows
+a leave-one-file-out check of how the fitted rule holds on a file it did not see.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from notebot.records import Hit
+from notebot.answer.refusal import BIAS, COEFFICIENTS, gather_evidence
+from notebot.search import search
+from notebot.store.local import LocalIndex
+
+HERE = Path(__file__).resolve().parent
+EVAL = HERE.parent.parent / "shared" / "eval"
+SIGNALS = ("unknown", "coverage", "line_coverage", "names_missing", "cosine_margin")
+
+
+def load_questions(eval_dir: Path) -> list[dict]:
+    questions = []
+    for name in ("dev.jsonl", "dev-unanswerable.jsonl", "dev-followups.jsonl"):
+        for number, line in enumerate((eval_dir / name).read_text(encoding="utf-8").splitlines(), start=1):
+            item = json.loads(line)
+            if name == "dev-followups.jsonl" and number <= 20:
+                continue  # true follow-ups are not standalone questions
+            questions.append({"set": name, "id": item["id"], "question": item["question"],
+                              "unanswerable": item["kind"] == "unanswerable"})
+    return questions
+
+
+def signals(index, question: str, memo: dict) -> dict:
+    """The rule's signals for one question; retrieval results are memoised in `memo` (by question)."""
+    if question not in memo:
+        hits = search(index, question, 5)
+        vector = index.embedder.embed_queries([question])[0]
+        memo[question] = {"chunks": [h.chunk.id for h in hits], "scores": [h.score for h in hits],
+                          "cosine": index.vector_search(vector, 1)[0][1]}
+    by_id = {chunk.id: chunk for chunk in index.chunks}
+    seen = memo[question]
+    hits = [Hit(by_id[cid], score, rank) for rank, (cid, score) in enumerate(zip(seen["chunks"], seen["scores"]), start=1)]
+    cosine = seen["cosine"]
+    evidence = gather_evidence(question, hits, index, cosine)
+    return {name: getattr(evidence, name) for name in SIGNALS} | {"unknown_terms": list(evidence.unknown_terms)}
+
+
+def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 5000) -> tuple[float, np.ndarray]:
+    """Logistic regression by gradient descent on standardised signals (y = 1 answerable, classes
+    balanced, L2 penalty l2/n); returns the bias and coefficients on the raw signals."""
+    mean, spread = x.mean(axis=0), x.std(axis=0) + 1e-9
+    z = (x - mean) / spread
+    weight = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
+    w, b = np.zeros(x.shape[1]), 0.0
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(z @ w + b)))
+        grad = (p - y) * weight
+        w -= 0.3 * (z.T @ grad + l2 * w) / len(y)
+        b -= 0.3 * grad.mean()
+    return b - float((w * mean / spread).sum()), w / spread
+
+
+def table(rows: list[dict], scores: np.ndarray, shifts=(-2, -1, -0.5, 0, 0.5, 1, 2)) -> str:
+    sets = sorted({r["set"] for r in rows})
+    head = "| threshold | " + " | ".join(f"{s} refused (unans.) | {s} wrongly refused (ans.)" for s in sets) + " |"
+    lines = [head, "|---" * (1 + 2 * len(sets)) + "|"]
+    for shift in shifts:
+        cells = []
+        for s in sets:
+            unans = [sc < shift for r, sc in zip(rows, scores) if r["set"] == s and r["unanswerable"]]
+            ans = [sc < shift for r, sc in zip(rows, scores) if r["set"] == s and not r["unanswerable"]]
+            cells += [f"{sum(unans)} / {len(unans)}" if unans else "–", f"{sum(ans)} / {len(ans)}" if ans else "–"]
+        mark = " (shipped)" if shift == 0 else ""
+        lines.append(f"| score < {shift:+g}{mark} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--index-dir", type=Path, default=HERE / "out" / "index")
+    parser.add_argument("--eval-dir", type=Path, default=EVAL)
+    parser.add_argument("--fit", action="store_true", help="fit the coefficients again and cross-check them")
+    parser.add_argument("--dump", type=Path, help="write each question's signals to this JSON file")
+    args = parser.parse_args()
+    index = LocalIndex.load(args.index_dir)
+    memo_path = args.index_dir / "refusal-retrieval.json"  # retrieval is the slow part; reuse it per index
+    memo = json.loads(memo_path.read_text(encoding="utf-8")) if memo_path.exists() else {}
+    rows = [q | signals(index, q["question"], memo) for q in load_questions(args.eval_dir)]
+    memo_path.write_text(json.dumps(memo, ensure_ascii=False), encoding="utf-8")
+    if args.dump:
+        args.dump.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+    x = np.array([[r[name] for name in SIGNALS] for r in rows])
+    y = np.array([0.0 if r["unanswerable"] else 1.0 for r in rows])
+    shipped = BIAS + x @ np.array([COEFFICIENTS.get(n, 0.0) for n in SIGNALS])
+    print(f"shipped rule: score = {BIAS:+g} " + " ".join(f"{v:+g}×{n}" for n, v in COEFFICIENTS.items()) + "; refuse when score < 0\n")
+    print(table(rows, shipped))
+    print("\nmisjudged by the shipped rule:")
+    for r, s in zip(rows, shipped):
+        if (s < 0) != r["unanswerable"]:
+            print(f"  {r['id']:8s} score {s:+6.2f} " + " ".join(f"{n}={r[n]:.2f}" for n in SIGNALS) + f"  {r['question']}")
+    if args.fit:
+        used = [SIGNALS.index(n) for n in COEFFICIENTS]
+        x = x[:, used]
+        b, w = fit(x, y)
+        print(f"\nfitted on all: bias {b:+.2f} " + " ".join(f"{n} {v:+.2f}" for n, v in zip(COEFFICIENTS, w)))
+        print(table(rows, b + x @ w, shifts=(0,)))
+        print("\nleave one file out (fit on the others, judge the held-out file):")
+        for held in sorted({r["set"] for r in rows}):
+            train = np.array([r["set"] != held for r in rows])
+            b, w = fit(x[train], y[train])
+            test = ~train
+            scores = b + x[test] @ w
+            unans, ans = y[test] == 0, y[test] == 1
+            print(f"  {held}: refused {int((scores[unans] < 0).sum())} of {int(unans.sum())} unanswerable, "
+                  f"wrongly {int((scores[ans] < 0).sum())} of {int(ans.sum())} answerable")
+
+
+if __name__ == "__main__":
+    main()
