@@ -385,7 +385,7 @@ def test_ask_with_the_llm_answerer_returns_the_models_answer_with_hits(server, i
 
     index, settings = index_settings
     server.script(stream("S3 单个对象最大 ", "5TB", "，超过 5GB 需要 multi-part upload [1]。"))
-    answer = ask(index, "S3 单个对象最大多大？", llm_settings(settings, server.base_url))
+    answer = ask(index, "S3 的 Object 最大多大？", llm_settings(settings, server.base_url))
 
     assert answer.answerer == "llm" and answer.notice == "" and not answer.refused
     assert answer.text == "S3 单个对象最大 5TB，超过 5GB 需要 multi-part upload [1]。"
@@ -409,7 +409,7 @@ def test_ask_removes_citations_the_model_invented_and_says_so(server, index_sett
 
     index, settings = index_settings
     server.script(stream("最大 5TB [1][9]。"))
-    answer = ask(index, "S3 单个对象最大多大？", llm_settings(settings, server.base_url))
+    answer = ask(index, "S3 的 Object 最大多大？", llm_settings(settings, server.base_url))
     assert answer.text == "最大 5TB [1]。"
     assert "9" in answer.notice
 
@@ -431,7 +431,7 @@ def test_ask_with_the_server_down_falls_back_visibly_to_the_extractive_answer(in
     index, settings = index_settings
     url = closed_port_url()
     started = time.monotonic()
-    answer = ask(index, "S3 单个对象最大多大？", llm_settings(settings, url))
+    answer = ask(index, "S3 的 Object 最大多大？", llm_settings(settings, url))
     assert time.monotonic() - started < 2.0
     assert answer.answerer == "extractive" and answer.notice and url in answer.notice
     assert "5TB" in answer.text and answer.hits
@@ -445,7 +445,7 @@ def test_ask_after_a_server_error_echoing_the_key_falls_back_without_leaking_it(
 
     index, settings = index_settings
     server.script(error(500, f'{{"error": "upstream failed for key {KEY}"}}'))
-    answer = ask(index, "S3 单个对象最大多大？", llm_settings(settings, server.base_url))
+    answer = ask(index, "S3 的 Object 最大多大？", llm_settings(settings, server.base_url))
     assert answer.answerer == "extractive" and "500" in answer.notice
     assert KEY not in json.dumps(answer.to_json(), ensure_ascii=False)
 
@@ -455,7 +455,7 @@ def test_ask_rewrites_a_follow_up_with_the_llm_before_searching(server, index_se
 
     index, settings = index_settings
     server.script(completion("Kinesis Data Streams 每个 shard 的吞吐量是多少？"), stream("写入 1MB/s，读取 2MB/s [1]。"))
-    history = [("S3 单个对象最大多大？", "最大 5TB [1]。")]
+    history = [("S3 的 Object 最大多大？", "最大 5TB [1]。")]
     answer = ask(index, "那 Kinesis 呢？", llm_settings(settings, server.base_url), history)
     assert answer.search_query == "Kinesis Data Streams 每个 shard 的吞吐量是多少？"
     assert "1MB/s" in answer.hits[0].chunk.text
@@ -513,7 +513,7 @@ def test_ask_ends_an_endless_answer_at_the_deadline_with_what_arrived_and_says_s
     index, settings = index_settings
     server.script(endless("5TB [1] ", chunk_delay=0.05))
     started = time.monotonic()
-    answer = ask(index, "S3 单个对象最大多大？", llm_settings(settings, server.base_url, llm_deadline=1.0))
+    answer = ask(index, "S3 的 Object 最大多大？", llm_settings(settings, server.base_url, llm_deadline=1.0))
     assert time.monotonic() - started < 2.5
     assert answer.answerer == "llm" and answer.text.startswith("5TB [1] 5TB [1]") and answer.text.endswith("…")
     assert "incomplete" in answer.notice and "NOTEBOT_LLM_DEADLINE" in answer.notice
@@ -536,7 +536,7 @@ def test_a_model_stopped_by_max_tokens_keeps_its_text_with_a_notice(server, inde
 
     index, settings = index_settings
     server.script(Reply(chunks=["S3 objects go up to 5TB [1], and"], finish="length"))
-    answer = ask(index, "S3 单个对象最大多大？", llm_settings(settings, server.base_url))
+    answer = ask(index, "S3 的 Object 最大多大？", llm_settings(settings, server.base_url))
     assert answer.answerer == "llm" and answer.text.startswith("S3 objects go up to 5TB [1], and")
     assert "NOTEBOT_LLM_MAX_TOKENS" in answer.notice
 
@@ -546,7 +546,7 @@ def test_a_connection_lost_mid_answer_keeps_the_text_that_arrived_with_a_notice(
 
     index, settings = index_settings
     server.script(Reply(chunks=["S3 objects go up ", "to 5TB [1]"], hang_up=True))
-    answer = ask(index, "S3 单个对象最大多大？", llm_settings(settings, server.base_url))
+    answer = ask(index, "S3 的 Object 最大多大？", llm_settings(settings, server.base_url))
     assert answer.answerer == "llm" and answer.text == "S3 objects go up to 5TB [1] …"
     assert "incomplete" in answer.notice and "closed the connection mid-answer" in answer.notice
 
@@ -563,17 +563,17 @@ def test_llm_answers_cannot_take_every_ui_worker(server, index_settings):
     index, settings = index_settings
     app = NotebotApp(llm_settings(settings, server.base_url, llm_deadline=5.0))
     server.script(*[endless("la ", chunk_delay=0.05, limit=3.0) for _ in range(LLM_SLOTS)])
-    running = [app.ask("S3 单个对象最大多大？", [], 3, "hybrid", "llm") for _ in range(LLM_SLOTS)]
+    running = [app.ask("S3 的 Object 最大多大？", [], 3, "hybrid", "llm") for _ in range(LLM_SLOTS)]
     for answers in running:
         next(answers)  # each holds an LLM slot while it streams
     started = time.monotonic()
-    *_, answer = app.ask("S3 单个对象最大多大？", [], 3, "hybrid", "llm")
+    *_, answer = app.ask("S3 的 Object 最大多大？", [], 3, "hybrid", "llm")
     assert time.monotonic() - started < 1.0
     assert answer.answerer == "extractive" and LLM_BUSY in answer.notice and "5TB" in answer.text
     for answers in running:
         answers.close()  # a closed stream gives its slot back
     server.script(stream("最大 5TB [1]。"))
-    *_, answer = app.ask("S3 单个对象最大多大？", [], 3, "hybrid", "llm")
+    *_, answer = app.ask("S3 的 Object 最大多大？", [], 3, "hybrid", "llm")
     assert answer.answerer == "llm"
 
 
@@ -585,7 +585,7 @@ def test_an_llm_that_returns_nothing_falls_back_to_the_extractive_answer_with_a_
 
     index, settings = index_settings
     server.script(stream("<think>hmm</think>", "  "))
-    answer = ask(index, "S3 单个对象最大多大？", llm_settings(settings, server.base_url))
+    answer = ask(index, "S3 的 Object 最大多大？", llm_settings(settings, server.base_url))
     assert answer.answerer == "extractive" and "5TB" in answer.text
     assert "empty answer" in answer.notice and "extractive" in answer.notice
 
@@ -595,7 +595,7 @@ def test_an_answer_of_only_invented_citations_falls_back(server, index_settings)
 
     index, settings = index_settings
     server.script(stream("[7]"))
-    answer = ask(index, "S3 单个对象最大多大？", llm_settings(settings, server.base_url))
+    answer = ask(index, "S3 的 Object 最大多大？", llm_settings(settings, server.base_url))
     assert answer.answerer == "extractive" and "5TB" in answer.text and "citations" in answer.notice
 
 
@@ -604,7 +604,7 @@ def test_an_answer_that_cites_nothing_is_kept_with_a_notice(server, index_settin
 
     index, settings = index_settings
     server.script(stream("S3 objects can be up to 5TB."))
-    answer = ask(index, "S3 单个对象最大多大？", llm_settings(settings, server.base_url))
+    answer = ask(index, "S3 的 Object 最大多大？", llm_settings(settings, server.base_url))
     assert answer.answerer == "llm" and answer.text == "S3 objects can be up to 5TB."
     assert "cites no passage" in answer.notice
 
@@ -681,7 +681,7 @@ def test_cli_notes_errors_eval_json_and_report_never_show_url_secrets(index_sett
 
     _, settings = index_settings
     qa = tmp_path / "qa.jsonl"
-    qa.write_text(json.dumps({"id": "q1", "lang": "zh", "question": "S3 单个对象最大多大？", "file": "aws.md",
+    qa.write_text(json.dumps({"id": "q1", "lang": "zh", "question": "S3 的 Object 最大多大？", "file": "aws.md",
                               "evidence": ["Object最大*5TB*"], "keywords": ["5TB"], "answer": "5TB", "kind": "number"},
                              ensure_ascii=False) + "\n", encoding="utf-8")
     environ = {"NOTEBOT_INDEX_DIR": str(settings.index_dir), "NOTEBOT_ANSWERER": "llm", "NOTEBOT_LLM_MODEL": "m",
@@ -690,7 +690,7 @@ def test_cli_notes_errors_eval_json_and_report_never_show_url_secrets(index_sett
         monkeypatch.setenv(name, value)
     outputs = []
     for argv, code in [
-        (["ask", "S3 单个对象最大多大？"], 0),
+        (["ask", "S3 的 Object 最大多大？"], 0),
         (["eval", str(qa), "--answers", "--json", "--report", str(tmp_path / "report.md")], 0),
         (["ask", "q", "--llm-base-url", f"ftp://alice:{URL_PASSWORD}@h/v1?key={URL_TOKEN}"], 1),
     ]:

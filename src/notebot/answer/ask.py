@@ -113,9 +113,11 @@ def retrieve(index: Index, query: str, settings: Settings, judged: str | None = 
     """Search for `query`; the evidence is gathered for `judged` (default: the query itself)."""
     hits = search(index, query, settings.k, settings.mode)
     vector, cosine = None, 0.0
-    if settings.mode != "lexical" or settings.answerer == "extractive":
+    has_vectors = index.manifest.get("vectors", {}).get("embedded") != 0  # a first run's keyword-only index has none
+    if has_vectors and (settings.mode != "lexical" or settings.answerer == "extractive"):
         vector = index.embedder.embed_queries([query])[0]
-        cosine = index.vector_search(vector, 1)[0][1] if len(index) else 0.0
+        nearest = index.vector_search(vector, 1)
+        cosine = nearest[0][1] if nearest else 0.0
     evidence = gather_evidence(judged or query, hits, index, cosine) if hits else None
     return Retrieval(query, hits, vector, evidence)
 
