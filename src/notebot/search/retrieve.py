@@ -15,13 +15,14 @@ from .notes import VaultEvidence, vault_evidence
 MAX_QUERY_CHARS = 2000  # e5 reads 512 tokens; the rest of a pasted essay only adds noise
 RRF_K = 5  # measured on the dev set with and without distractors (benchmarks/README.md)
 CANDIDATES = 50
-# Note votes and the glossary ranking each weigh half a chunk ranking: at full weight they pushed a
-# top note's weaker chunks over the right one (benchmarks/README.md, "Retrieval in a vault").
+# The glossary ranking weighs half a chunk ranking. Note votes are off: on the whole vault (4,210
+# chunks) they cost dev Hit@1 0.800 -> 0.725 for one more dev-wide Hit@5 question; the glossary alone
+# lifts dev-wide Hit@5 0.786 -> 0.857 (benchmarks/README.md, "Retrieval in a vault").
 NOTE_RRF_K = 5
 NOTE_DEPTH = 20  # notes ranked per view; the rest get no vote
 NOTE_SCAN = 1000  # chunks whose cosine ranks notes: a note not among them ranks below every note that is
-NOTE_VECTOR_WEIGHT = 0.5
-NOTE_OUTLINE_WEIGHT = 0.5
+NOTE_VECTOR_WEIGHT = 0.0
+NOTE_OUTLINE_WEIGHT = 0.0
 GLOSSARY_WEIGHT = 0.5
 
 
@@ -62,8 +63,8 @@ def lexical(index: Index, query: str, n: int) -> Scored:
 
 def hybrid(index: Index, query: str, n: int) -> Scored:
     """Reciprocal-rank fusion of chunk rankings (vector, BM25, BM25 of the glossary's translations of
-    the query's terms), plus a vote for each chunk's note from two note rankings (best chunk cosine,
-    BM25 over title + headings). Rank sums tie often (1st + 3rd = 3rd + 1st), so ties go to the chunk
+    the query's terms), plus — when its weights are on — a vote for each chunk's note from two note
+    rankings (best chunk cosine, BM25 over title + headings). Rank sums tie often (1st + 3rd = 3rd + 1st), so ties go to the chunk
     with the higher sum of scores, each scaled by its list's best score; then corpus order.
     A store that fuses inside its engine (Milvus) does it there, with the same k (no note evidence yet)."""
     if hasattr(index, "hybrid_search"):
@@ -71,7 +72,8 @@ def hybrid(index: Index, query: str, n: int) -> Scored:
     evidence = vault_evidence(index)
     depth = max(n, CANDIDATES)
     cosine = np.full(len(index), -1.0, dtype=np.float32)
-    every = vector(index, query, max(depth, NOTE_SCAN))  # the note ranking needs the best chunk of each note
+    note_votes = bool(NOTE_VECTOR_WEIGHT or NOTE_OUTLINE_WEIGHT)
+    every = vector(index, query, max(depth, NOTE_SCAN) if note_votes else depth)  # notes are ranked by their best chunk
     for chunk, score in every:
         cosine[evidence.positions[chunk.id]] = score
     keywords = lexical(index, query, depth)
@@ -94,7 +96,8 @@ def hybrid(index: Index, query: str, n: int) -> Scored:
             position = evidence.positions[chunk.id]
             fused[position] += weight / (RRF_K + rank)
             strength[position] += weight * score / best
-    fused += _note_votes(evidence, cosine, query, by_vectors=not unembedded)[evidence.note_of]
+    if note_votes:
+        fused += _note_votes(evidence, cosine, query, by_vectors=not unembedded)[evidence.note_of]
     ranked = np.lexsort((np.arange(len(index)), -strength, -fused))[:depth]
     return [(index.chunks[int(i)], float(fused[i])) for i in ranked if fused[i] > 0]
 
