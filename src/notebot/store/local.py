@@ -317,8 +317,8 @@ class LocalIndex:
             raise _BuildGone
         total = sum(entry["bytes"] for entry in manifest["files"].values())
         damaged = damaged_files(index_dir, manifest, full=total <= VERIFY_AT_LOAD_BYTES)
-        if damaged and not folder.is_dir():
-            raise _BuildGone
+        if damaged and (not folder.is_dir() or _current_build(index_dir) != manifest["build"]):
+            raise _BuildGone  # a rebuild swapped the manifest and is removing this build's files: not damage
         if damaged:
             raise cls._damaged(index_dir, ", ".join(damaged) + (" differ from the manifest" if len(damaged) > 1 else " differs from the manifest"))
         try:
@@ -329,6 +329,8 @@ class LocalIndex:
         except FileNotFoundError:
             raise _BuildGone from None
         except (OSError, ValueError, KeyError, TypeError):
+            if _current_build(index_dir) != manifest["build"]:
+                raise _BuildGone from None
             raise cls._damaged(index_dir, "a data file cannot be read") from None
         if not (len(chunks) == count and vectors.shape == (count, dim) and vectors.dtype == np.float32 and lexical.check()):
             raise cls._damaged(index_dir, "its data files disagree with the manifest")
