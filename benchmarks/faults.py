@@ -39,7 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "out" / "faults"
-DATA_PREFIXES = ("chunks", "vectors", "lexical")
+DATA_PREFIXES = ("chunks", "vectors", "lexical", "build")  # format-1 data files, format-2 build folders
 sys.path.insert(0, str(ROOT / "src"))
 
 from notebot.errors import NotebotError  # noqa: E402
@@ -76,7 +76,7 @@ def index_problem(index_dir: Path, must_contain: str = "") -> str | None:
     except NotebotError as problem:
         return f"does not load: {problem}"
     stray = sorted(p.name for p in index_dir.iterdir()
-                   if p.name.split("-", 1)[0] in DATA_PREFIXES and p.name not in index.manifest["files"].values()
+                   if p.name.split("-", 1)[0] in DATA_PREFIXES and p.name != index.manifest.get("build")
                    or p.name.endswith(".tmp"))
     if stray:
         return f"stray files: {', '.join(stray[:3])}"
@@ -279,7 +279,7 @@ def disk_full(notes: Path, at: str) -> list[str | None]:
         assert rc == 0, err
         shutil.copyfile(scratch / CACHE_FILE, index / CACHE_FILE)
         shutil.rmtree(scratch)
-    used = sum(p.stat().st_size for p in index.iterdir())
+    used = sum(p.stat().st_size for p in index.rglob("*") if p.is_file())
     work = index.parent
     paths = {name: work / name for name in ("mnt", "err", "rc", "listing", "loaded")}
     paths["mnt"].mkdir()
@@ -291,8 +291,8 @@ def disk_full(notes: Path, at: str) -> list[str | None]:
     problem = one_line_error(int(paths["rc"].read_text()), paths["err"].read_text())
     listing = paths["listing"].read_text().split()
     stray = [name for name in listing if name.endswith(".tmp") or name.split("-", 1)[0] in DATA_PREFIXES]
-    manifest_files = json.loads((index / MANIFEST).read_text(encoding="utf-8"))["files"].values()
-    stray = [name for name in stray if name not in manifest_files]
+    current = json.loads((index / MANIFEST).read_text(encoding="utf-8")).get("build")  # format 2: one build folder
+    stray = [name for name in stray if name != current]
     loaded = paths["loaded"].read_text().strip()
     return [problem or (f"partial files left: {', '.join(stray[:3])}" if stray else None)
             or (None if loaded == str(chunks) else f"previous index lost: {loaded[-100:]}")]
