@@ -14,7 +14,7 @@ from typing import Protocol
 
 from ..errors import NotebotError
 from ..records import Answer, Hit
-from ..search import clean_query, search
+from ..search import clean_query, embed_query, search
 from ..settings import Settings
 from ..store import Index
 from .extractive import ExtractiveAnswerer
@@ -111,11 +111,12 @@ class Retrieval:
 
 def retrieve(index: Index, query: str, settings: Settings, judged: str | None = None) -> Retrieval:
     """Search for `query`; the evidence is gathered for `judged` (default: the query itself)."""
-    hits = search(index, query, settings.k, settings.mode)
     vector, cosine = None, 0.0
     has_vectors = index.manifest.get("vectors", {}).get("embedded") != 0  # a first run's keyword-only index has none
     if has_vectors and (settings.mode != "lexical" or settings.answerer == "extractive"):
-        vector = index.embedder.embed_queries([query])[0]
+        vector = embed_query(index, clean_query(query))  # embedded once: search, refusal and line scores share it
+    hits = search(index, query, settings.k, settings.mode, query_vector=vector)
+    if vector is not None:
         nearest = index.vector_search(vector, 1)
         cosine = nearest[0][1] if nearest else 0.0
     evidence = gather_evidence(judged or query, hits, index, cosine) if hits else None

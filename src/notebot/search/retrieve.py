@@ -29,18 +29,19 @@ GLOSSARY_WEIGHT = 0.5
 class Retriever(Protocol):
     """One retrieval mode: the best n (chunk, score) pairs for a query, best first."""
 
-    def __call__(self, index: Index, query: str, n: int) -> Scored: ...
+    def __call__(self, index: Index, query: str, n: int, query_vector: np.ndarray | None = None) -> Scored: ...
 
 
-def search(index: Index, query: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:
-    """The k best chunks for the query, best first."""
+def search(index: Index, query: str, k: int = 5, mode: str = "hybrid", query_vector: np.ndarray | None = None) -> list[Hit]:
+    """The k best chunks for the query, best first. `query_vector`, when the caller already embedded
+    the query (ask() needs it for the refusal rule and line scores), spares embedding it again."""
     query = clean_query(query)
     if mode not in MODES:
         raise NotebotError(f"unknown retrieval mode {mode!r}", f"use one of: {', '.join(MODES)}")
     if k < 1:
         raise NotebotError(f"-k {k} asks for no passages", "ask for at least 1")
     k = min(k, len(index))
-    ranked = RETRIEVERS[mode](index, query, max(k, CANDIDATES))
+    ranked = RETRIEVERS[mode](index, query, max(k, CANDIDATES), query_vector)
     return [Hit(chunk, float(score), rank) for rank, (chunk, score) in enumerate(ranked[:k], start=1)]
 
 
@@ -51,29 +52,33 @@ def clean_query(query: str) -> str:
     return query[:MAX_QUERY_CHARS]
 
 
-def vector(index: Index, query: str, n: int) -> Scored:
+def vector(index: Index, query: str, n: int, query_vector: np.ndarray | None = None) -> Scored:
     if index.manifest.get("vectors", {}).get("embedded") == 0:
         return []  # a first run's keyword-only index (apps/watch.py): no model load for nothing
-    return index.vector_search(index.embedder.embed_queries([query])[0], n)
+    return index.vector_search(embed_query(index, query) if query_vector is None else query_vector, n)
 
 
-def lexical(index: Index, query: str, n: int) -> Scored:
+def embed_query(index: Index, query: str) -> np.ndarray:
+    return index.embedder.embed_queries([query])[0]
+
+
+def lexical(index: Index, query: str, n: int, query_vector: np.ndarray | None = None) -> Scored:
     return index.lexical_search(query, n)
 
 
-def hybrid(index: Index, query: str, n: int) -> Scored:
+def hybrid(index: Index, query: str, n: int, query_vector: np.ndarray | None = None) -> Scored:
     """Reciprocal-rank fusion of chunk rankings (vector, BM25, BM25 of the glossary's translations of
     the query's terms), plus — when its weights are on — a vote for each chunk's note from two note
     rankings (best chunk cosine, BM25 over title + headings). Rank sums tie often (1st + 3rd = 3rd + 1st), so ties go to the chunk
     with the higher sum of scores, each scaled by its list's best score; then corpus order.
     A store that fuses inside its engine (Milvus) does it there, with the same k (no note evidence yet)."""
     if hasattr(index, "hybrid_search"):
-        return index.hybrid_search(query, index.embedder.embed_queries([query])[0], n, RRF_K)
+        return index.hybrid_search(query, embed_query(index, query) if query_vector is None else query_vector, n, RRF_K)
     evidence = vault_evidence(index)
     depth = max(n, CANDIDATES)
     cosine = np.full(len(index), -1.0, dtype=np.float32)
     note_votes = bool(NOTE_VECTOR_WEIGHT or NOTE_OUTLINE_WEIGHT)
-    every = vector(index, query, max(depth, NOTE_SCAN) if note_votes else depth)  # notes are ranked by their best chunk
+    every = vector(index, query, max(depth, NOTE_SCAN) if note_votes else depth, query_vector)  # notes are ranked by their best chunk
     for chunk, score in every:
         cosine[evidence.positions[chunk.id]] = score
     keywords = lexical(index, query, depth)
