@@ -169,3 +169,62 @@ def test_chat_answers_each_turn_with_sources_and_reads_follow_ups_in_context(rea
 def test_split_lines_drops_headings_and_fences_and_keeps_indent():
     lines = split_lines("### H\n- a：\n  - b\n```\ncode\n```\n| x |\n|---|")
     assert [(line.text, line.indent) for line in lines] == [("a：", 0), ("b", 2), ("| x |", 0)]
+
+
+def test_each_part_of_a_two_part_question_gets_its_own_line(real_index):
+    answer = ask(real_index, "DynamoDB 的 item 最大多大？它默认是哪种读取一致性？", SETTINGS)
+    text = answer.text.replace(" ", "")
+    assert "400KB" in text and "默认最终一致性" in text, answer.text
+
+
+def test_a_list_the_chunker_split_is_quoted_with_its_head_and_first_items(real_index):
+    answer = ask(real_index, "S3 有哪些加密方式？", SETTINGS)
+    for method in ("SSE-S3", "SSE-KMS", "SSE-C"):
+        assert method in answer.text, answer.text
+    note = (Path(__file__).resolve().parent.parent / "corpus" / "aws-with-dataengineer.md").read_text(encoding="utf-8").splitlines()
+    for number, line_numbers in answer.quoted.items():  # the extra source's citation covers its lines
+        chunk = answer.hits[number - 1].chunk
+        assert all(chunk.line_start <= n <= chunk.line_end for n in line_numbers)
+        assert all(note[n - 1].strip(" -*") in chunk.text for n in line_numbers)
+
+
+def test_question_words_meet_the_line_in_the_other_language_through_the_dictionary(real_index):
+    english = ask(real_index, "What is usually the first reason an OpenSearch cluster turns unstable?", SETTINGS)
+    assert "第一原因经常是disk" in english.text, english.text  # first reason -> 第一 原因
+    chinese = ask(real_index, "EFS 使用哪种协议？", SETTINGS)
+    assert "Protocol：NFSv4.1" in chinese.text.splitlines()[1], chinese.text  # 协议 -> protocol
+
+
+def test_dictionary_keeps_only_senses_the_notes_use_most_used_first():
+    from notebot.search.dictionary import load_dictionary
+
+    counts = {"第一": 5, "首先": 2, "原因": 3, "protocol": 4}
+    used = lambda term: counts.get(term, 0)  # noqa: E731
+    assert load_dictionary().translate("the first causes", used) == ["第一", "首先", "原因"]
+    assert load_dictionary().translate("什么协议", used) == ["protocol"]
+    assert load_dictionary().translate("bake sourdough bread", used) == []
+
+
+def test_two_chosen_items_of_one_list_bring_the_whole_list():
+    from notebot.answer.extractive import _gather_lists
+
+    lines = split_lines("- 常用策略：\n  - cast：转换\n  - project：选择\n  - nullify：置空\n- 其他")
+    gathered, heads = _gather_lists([lines[1], lines[3]], {1: lines})
+    assert gathered == [lines[0]] and heads == {(1, 0)}
+
+
+def test_dictionary_table_is_derived_once_into_the_cache_folder(tmp_path, monkeypatch):
+    from notebot.search import dictionary
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    dictionary.load_dictionary.cache_clear()
+    try:
+        assert "protocol" in dictionary.load_dictionary().english_for("协议")
+        table = tmp_path / "cache" / "notebot" / f"cedict-{dictionary.TABLE_VERSION}.sqlite"
+        assert table.exists() and not list(table.parent.glob("*.partial"))
+        (tmp_path / "readonly").write_text("a file where the cache folder should be")
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "readonly"))
+        dictionary.load_dictionary.cache_clear()
+        assert "第一" in dictionary.load_dictionary().chinese_for("first"), "kept in memory when it cannot be written"
+    finally:
+        dictionary.load_dictionary.cache_clear()

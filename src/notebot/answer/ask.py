@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from ..errors import NotebotError
@@ -17,15 +17,13 @@ from ..records import Answer, Hit
 from ..search import clean_query, embed_query, search
 from ..settings import Settings
 from ..store import Index
-from .extractive import ExtractiveAnswerer
+from .extractive import FOLLOW_UP, ExtractiveAnswerer, question_parts
 from .llm import LLMAnswerer, LLMError, check_citations, cited_numbers, is_refusal
 from .quoted import fill_quoted
 from .refusal import Evidence, gather_evidence, refusal_reason
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]+")
-# A follow-up leans on the previous turn: pronouns, or a bare "and …?" / "那…呢？".
-FOLLOW_UP = re.compile(r"^(?:那|那么|还有|and\b|what about\b|how about\b)|它|它们|其|这个|那个|该服务|呢[？?]?$|\b(?:it|its|they|their|them|this|that one)\b", re.I)
 CONTENT = re.compile(r"[0-9A-Za-z\u3400-\u9fff]")
 MAX_HISTORY = 20  # turns kept; only the last few can matter to the next question
 # A question whose own terms are mostly unknown to the notes and barely covered by any passage is off-topic:
@@ -116,11 +114,24 @@ def retrieve(index: Index, query: str, settings: Settings, judged: str | None = 
     if has_vectors and (settings.mode != "lexical" or settings.answerer == "extractive"):
         vector = embed_query(index, clean_query(query))  # embedded once: search, refusal and line scores share it
     hits = search(index, query, settings.k, settings.mode, query_vector=vector)
+    if hits and (parts := question_parts(query)):
+        hits = with_each_part(index, hits, parts, settings, embedded=vector is not None)
     if vector is not None:
         nearest = index.vector_search(vector, 1)
         cosine = nearest[0][1] if nearest else 0.0
     evidence = gather_evidence(judged or query, hits, index, cosine) if hits else None
     return Retrieval(query, hits, vector, evidence)
+
+
+def with_each_part(index: Index, hits: list[Hit], parts: list[str], settings: Settings, embedded: bool) -> list[Hit]:
+    """A question that asks two things is searched part by part too: each part's best passage
+    joins right after the question's own best one, so both halves have their source."""
+    vectors = index.embedder.embed_queries(parts) if embedded else [None] * len(parts)
+    best_of_parts = [search(index, part, 1, settings.mode, query_vector=vector)[:1] for part, vector in zip(parts, vectors)]
+    merged: dict[str, Hit] = {}
+    for hit in hits[:1] + [hit for found in best_of_parts for hit in found] + hits[1:]:
+        merged.setdefault(hit.chunk.id, hit)
+    return [replace(hit, rank=rank) for rank, hit in enumerate(list(merged.values())[: len(hits)], start=1)]
 
 
 def ask_stream(index: Index, question: str, settings: Settings, history: History | None = None) -> Iterator[Answer]:

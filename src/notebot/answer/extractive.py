@@ -12,30 +12,41 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from ..records import Answer, Hit
 from ..store import Index
+from .refusal import question_names
 
 MAX_LINES = 5  # lines chosen by score, best first; each may bring its sub-items along
 MAX_QUOTED = 8  # lines quoted in all, sub-items included
 MAX_CHILDREN = 4
+LEAD_CHILDREN = 6  # the best line's own list is quoted whole up to here: it is the answer
 MAX_LINE_CHARS = 320
+ANSWER_BUDGET = 150  # characters quoted before a further chosen line is left out (lines are never cut)
 SOURCE_CHUNKS = 5
 KEEP_SHARE = 0.5  # a further line is quoted when it scores at least this share of the best one
 # Line score = LEXICAL × (IDF overlap / best overlap) + SEMANTIC × (cosine rescaled over the candidates),
 # divided by sqrt(the passage's rank); weights measured on the dev set (benchmarks/README.md).
 LEXICAL = 0.5
 SEMANTIC = 0.5
-SEMANTIC_BUDGET = 16  # lines embedded per question
+TRANSLATED = 0.5  # weight of a dictionary translation of a question word, relative to the word itself
+SEMANTIC_BUDGET = 40  # lines embedded per question
 CJK = re.compile(r"[\u3400-\u9fff]")
+CONTENT = re.compile(r"[0-9A-Za-z\u3400-\u9fff]")
+QUESTION_PARTS = re.compile(r"[？?；;]|[，,]\s*(?:and|以及|还有|另外|并且|而且)\s+|[，,]\s*(?=(?:and\s+)?(?:how|what|which|why|when|where|who)\b)", re.I)
+MIN_PART_CHARS = 4
+# A follow-up leans on what came before (the previous turn, or the previous part of one question):
+# pronouns, or a bare "and …?" / "那…呢？".
+FOLLOW_UP = re.compile(r"^(?:那|那么|还有|and\b|what about\b|how about\b)|它|它们|其|这个|那个|该服务|呢[？?]?$|\b(?:it|its|they|their|them|this|that one)\b", re.I)
 SENTENCE_END = re.compile(r"(?<=[。；！？])")
 LEADING_MARK = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s+")
 NUMBER_QUESTION = re.compile(r"多少|多大|多久|多长|几个|几种|几倍|几份|how (?:much|many|long|big|large|fast)|what (?:size|limit)|max(?:imum)?\b|最大|最小|最多|最长|上限", re.I)
 NUMBER_WITH_UNIT = re.compile(r"\d[\d.,]*\s*(?:[a-z%]{1,5}\b|[秒分时天周月年倍个次万亿kmgt%])", re.I)
 LIST_QUESTION = re.compile(r"哪些|哪几|有几种|which (?:\w+ )*(?:are|can|does)|what (?:\w+ )*(?:are|kinds|types)|list\b", re.I)
-COMPARISON_QUESTION = re.compile(r"区别|差别|不同|差在|对比|相比|比较|\bvs\.?\b|versus|differ|difference|compare|compared", re.I)
+COMPARISON_QUESTION = re.compile(r"区别|差别|不同|差在|对比|相比|比较|分别|各自|respectively|\bvs\.?\b|versus|differ|difference|compare|compared", re.I)
 LEADS = {
     "zh": "根据你的笔记：",
     "en": "From your notes (quoted as written):",
@@ -49,6 +60,9 @@ class Line:
     indent: int
     text: str
     line_number: int = 0  # in the note file, 1-based
+    parent: str = ""  # the list item this line is nested under: its subject ("常用策略：" over "*cast*：…")
+    parent_position: int = -1  # that item's position within its hit, -1 for none
+    parent_hit: int = 0  # the hit holding that item when it is not this line's own (a lead-in), else 0
 
 
 def question_kind(question: str) -> str:
@@ -64,31 +78,60 @@ def question_kind(question: str) -> str:
 
 def answer_lines(question: str, hits: list[Hit], index: Index, query_vector=None) -> tuple[list[Line], list[Hit]]:
     """The few lines of the top hits that answer the question best, best first (sub-items follow
-    their line), and the hits they cite: a chosen "…：" line whose items were split into the next
-    chunk brings that chunk along as an extra source."""
+    their line), and the hits they cite: a list split by the chunker brings the chunk holding its
+    head or its further items along as an extra source."""
+    hits = list(hits)
     by_hit = {n: split_lines(hit.chunk.text, n, hit.chunk.line_start) for n, hit in enumerate(hits[:SOURCE_CHUNKS], start=1)}
-    candidates = [line for lines in by_hit.values() for line in lines]
+    retrieved = len(hits)
+    ranks = {n: n for n in by_hit}  # a lead-in chunk ranks as the hit it leads into
+    lead_ins = [line for n in list(by_hit) for line in _lead_in(index, hits, by_hit, ranks, n)]
+    candidates = [line for n in range(1, min(retrieved, SOURCE_CHUNKS) + 1) for line in by_hit[n]] + lead_ins
     if not candidates:
         return [], hits
-    scores = score_lines(question, candidates, hits, index, query_vector)
-    ranked = sorted(zip(scores, candidates), key=lambda item: -item[0])
+    scorer = LineScorer(candidates, hits, index, ranks)
+    chosen, whole_lists, required = _choose(question, candidates, scorer, by_hit, index, query_vector)
+    quoted = _quote(question, chosen, whole_lists, required, by_hit, hits, index)
+    return _drop_unused_sources(quoted, hits, first_extra=retrieved + 1)
+
+
+def _choose(question, candidates, scorer, by_hit, index, query_vector) -> tuple[list[Line], set[tuple[int, int]], int]:
+    """The lines to quote, best first; the list heads among them that are quoted whole; and how many
+    of the first lines must be quoted (the lead, each part's and each side's best line)."""
+    ranked = sorted(zip(scorer.scores(question, query_vector), candidates), key=lambda item: -item[0])
     best = ranked[0][0]
-    kind = question_kind(question)
     chosen = [line for score, line in ranked if score >= KEEP_SHARE * best][:MAX_LINES]
-    if kind == "comparison":
-        chosen = _both_sides(question, ranked, chosen, index)
-    hits = list(hits)
+    chosen, whole_lists = _gather_lists(chosen, by_hit)
+    # Each part of a two-part question ("…？它用的是什么协议？") gets its own best line, right after the lead.
+    parts = question_parts(question)
+    part_vectors = index.embedder.embed_queries(parts) if parts and query_vector is not None else [None] * len(parts)
+    required = [max(zip(scorer.scores(part, vector, by_rank=False), candidates), key=lambda item: item[0])[1]
+                for part, vector in zip(parts, part_vectors)]
+    if question_kind(question) == "comparison":
+        required += _sides(question, ranked, chosen[:1] + required, index)
+    chosen = _after_lead(chosen, required)
+    return chosen, whole_lists, 1 + len([line for line in dict.fromkeys(required) if line != chosen[0]])
+
+
+def _quote(question, chosen, whole_lists, required, by_hit, hits, index) -> list[Line]:
+    """The chosen lines, each followed by its own items, nested as in the note, at most MAX_QUOTED."""
+    kind = question_kind(question)
     quoted: list[Line] = []
-    taken = {(line.hit_number, line.position) for line in chosen}
-    for line in chosen:
+    taken: set[tuple[int, int]] = set()  # lines already quoted, as a chosen line or as an item of one
+    for rank, line in enumerate(chosen):
+        if (line.hit_number, line.position) in taken:
+            continue
+        if rank >= required and sum(len(q.text) for q in quoted) >= ANSWER_BUDGET:
+            break  # enough said: a further line would only bury the answer
         lines = by_hit[line.hit_number]
         # A line's sub-items come along (notes put the detail there), except under a number
-        # question, where only a line announcing its items ("…：") brings them.
-        children = _children(lines, line) if kind != "number" or _introduces(line) else []
+        # question, where only a line announcing its items ("…：") brings them. The lead line's
+        # list is quoted whole, up to LEAD_CHILDREN items: it is the answer.
+        limit = LEAD_CHILDREN if rank == 0 or (line.hit_number, line.position) in whole_lists else MAX_CHILDREN
+        children = _children(lines, line, limit) if kind != "number" or _introduces(line) else []
         last = children[-1] if children else line
         if (children or _introduces(line)) and last.position == len(lines) - 1:
-            children += _continuation(index, hits, line, by_hit)  # the list goes on in the next chunk
-        # Shown flat, best first, each line's own items indented under it.
+            children += _continuation(index, hits, line, by_hit)[: limit - len(children)]  # the list goes on in the next chunk
+        taken.add((line.hit_number, line.position))
         quoted.append(replace(line, indent=0))
         for child in children:
             if (child.hit_number, child.position) not in taken:
@@ -96,51 +139,149 @@ def answer_lines(question: str, hits: list[Hit], index: Index, query_vector=None
                 quoted.append(replace(child, indent=2 if child.hit_number != line.hit_number else min(max(child.indent - line.indent, 2), 4)))
         if len(quoted) >= MAX_QUOTED:
             break
-    return quoted[:MAX_QUOTED], hits
+    return quoted[:MAX_QUOTED]
+
+
+def _lead_in(index: Index, hits: list[Hit], by_hit: dict[int, list[Line]], ranks: dict[int, int], n: int) -> list[Line]:
+    """When hit n starts inside a list the chunker split ("SSE-KMS：…" without "**Encryption**："),
+    the list's head and its first items, from the chunk before, join as an extra source ranked as
+    hit n, and the orphaned items learn their head. Returns the lines that joined."""
+    lines = by_hit[n]
+    if not lines or lines[0].indent == 0 or lines[0].parent_position >= 0:
+        return []
+    before = index.previous_chunk(hits[n - 1].chunk)
+    if before is None:
+        return []
+    m = len(hits) + 1
+    earlier = split_lines(before.text, m, before.line_start)
+    heads = [line for line in earlier if line.indent < lines[0].indent]
+    if not heads:
+        return []
+    head = heads[-1]
+    hits.append(Hit(before, hits[n - 1].score, m))
+    by_hit[m], ranks[m] = earlier, ranks[n]
+    for i, line in enumerate(lines):
+        if line.indent <= head.indent:
+            break  # the list stepped out
+        if line.parent_position < 0:
+            lines[i] = replace(line, parent=head.text, parent_hit=m, parent_position=head.position)
+    return earlier[head.position :]
+
+
+def _drop_unused_sources(quoted: list[Line], hits: list[Hit], first_extra: int) -> tuple[list[Line], list[Hit]]:
+    """Extra sources (lead-ins, continuations) are kept only when a quoted line comes from them;
+    the kept ones are renumbered in order."""
+    used = {line.hit_number for line in quoted}
+    numbers = {n: n for n in range(1, first_extra)}
+    kept = hits[: first_extra - 1]
+    for n, hit in enumerate(hits[first_extra - 1 :], start=first_extra):
+        if n in used:
+            kept.append(replace(hit, rank=len(kept) + 1))
+            numbers[n] = len(kept)
+    return [replace(line, hit_number=numbers[line.hit_number]) for line in quoted], kept
+
+
+def _gather_lists(chosen: list[Line], by_hit: dict[int, list[Line]]) -> tuple[list[Line], set[tuple[int, int]]]:
+    """Two or more chosen items of one list mean the list is the answer: its head line takes the
+    place of the first of them and is quoted with all its items. Returns the lines and those heads."""
+    siblings = Counter((line.parent_hit or line.hit_number, line.parent_position) for line in chosen if line.parent_position >= 0)
+    heads = {key for key, count in siblings.items() if count >= 2}
+    gathered: list[Line] = []
+    for line in chosen:
+        key = (line.parent_hit or line.hit_number, line.parent_position)
+        line = by_hit[key[0]][key[1]] if key in heads else line
+        if line not in gathered:
+            gathered.append(line)
+    return gathered, heads
+
+
+def question_parts(question: str) -> list[str]:
+    """The parts of a question that asks two things ("EFS 能给 Windows 用吗？它用的是什么协议？",
+    "how should I grant …, and how should …?"); empty for a one-part question."""
+    parts = [part.strip() for part in QUESTION_PARTS.split(question) if len(CONTENT.findall(part)) >= MIN_PART_CHARS]
+    if len(parts) < 2:
+        return []
+    # A part that points back ("它用的是什么协议") is read with the names of the part before it.
+    return [f"{' '.join(question_names(parts[i - 1]))} {part}" if i and FOLLOW_UP.search(part) else part
+            for i, part in enumerate(parts)]
+
+
+def _after_lead(chosen: list[Line], extra: list[Line]) -> list[Line]:
+    """Lines that must be quoted go right after the lead line, so the length caps never drop them."""
+    keys = {(line.hit_number, line.position) for line in chosen[:1]}
+    extra = [line for line in dict.fromkeys(extra) if (line.hit_number, line.position) not in keys]
+    extra_keys = {(line.hit_number, line.position) for line in extra}
+    rest = [line for line in chosen[1:] if (line.hit_number, line.position) not in extra_keys]
+    return (chosen[:1] + extra + rest)[: MAX_LINES + len(extra)]
+
+
+class LineScorer:
+    """Scores candidate lines for a question (or a part of it): lexical IDF overlap fused with the
+    embedder's cosine on each line read with its heading path and the item it is nested under."""
+
+    def __init__(self, lines: list[Line], hits: list[Hit], index: Index, ranks: dict[int, int] | None = None):
+        self.lines, self.hits, self.index = lines, hits, index
+        self.ranks = ranks or {}
+        # Each line is read with its context, so the passage's subject counts for all its lines
+        # alike and the line that adds the asked-for detail stands out.
+        self.contexts = [f"{hits[line.hit_number - 1].chunk.heading_path} {line.parent} {line.text}" for line in lines]
+        self.vectors: dict[int, object] = {}
+
+    def scores(self, question: str, query_vector=None, by_rank: bool = True) -> list[float]:
+        """Each line's score; `by_rank` divides by sqrt(its passage's rank): the question's best
+        passages come first, but a part of the question may be answered by any of them."""
+        weights = term_weights(question, self.index)
+        lexical = [_overlap(context, weights, self.index) for context in self.contexts]
+        top_lexical = max(lexical) or 1.0
+        semantic = [0.0] * len(self.lines)
+        if query_vector is not None:
+            embedded = self._embed(lexical)
+            cosines = [float(self.vectors[i] @ query_vector) for i in embedded]
+            low, high = min(cosines), max(cosines)
+            for i, cosine in zip(embedded, cosines):
+                semantic[i] = (cosine - low) / (high - low) if high > low else 0.0
+        wants_number = NUMBER_QUESTION.search(question)
+        scores = []
+        for line, lex, sem in zip(self.lines, lexical, semantic):
+            rank = self.ranks.get(line.hit_number, line.hit_number) if by_rank else 1
+            score = (LEXICAL * lex / top_lexical + SEMANTIC * sem) / math.sqrt(rank)
+            if wants_number:
+                score *= 1.3 if NUMBER_WITH_UNIT.search(line.text) else 0.8
+            scores.append(score)
+        return scores
+
+    def _embed(self, lexical: list[float]) -> list[int]:
+        """Indices of the lines with vectors: a budget of them, the top passage's first, then the best
+        by terms. Embedding a line costs ~15 ms on a laptop CPU the first time; the index's cache keeps it."""
+        from ..search.lines import line_text, line_vectors
+
+        lines = self.lines
+        rank = [self.ranks.get(line.hit_number, line.hit_number) for line in lines]
+        order = sorted(range(len(lines)), key=lambda i: (rank[i] > 1, -lexical[i], rank[i], i))
+        embedded = order[:SEMANTIC_BUDGET]
+        todo = [i for i in embedded if i not in self.vectors]
+        if todo:
+            texts = [line_text(self.hits[lines[i].hit_number - 1].chunk.heading_path, lines[i].text, lines[i].parent) for i in todo]
+            self.vectors.update(zip(todo, line_vectors(self.index, texts)))
+        return embedded
 
 
 def score_lines(question: str, lines: list[Line], hits: list[Hit], index: Index, query_vector=None) -> list[float]:
-    """Lexical IDF overlap fused with the embedder's cosine on each line read with its heading path."""
-    weights = term_weights(question, index)
-    # Each line is read with its heading path, so the passage's subject counts for all its lines
-    # alike and the line that adds the asked-for detail stands out.
-    lexical = [_overlap(f"{hits[line.hit_number - 1].chunk.heading_path} {line.text}", weights, index) for line in lines]
-    top_lexical = max(lexical) or 1.0
-    semantic = [0.0] * len(lines)
-    if query_vector is not None:
-        from ..search.lines import line_text, line_vectors
-
-        # Embedding lines costs ~15 ms each on a laptop CPU: only a budget of them, the top passage's
-        # first, then the best by terms; their vectors are cached in the index folder.
-        order = sorted(range(len(lines)), key=lambda i: (lines[i].hit_number > 1, -lexical[i], lines[i].hit_number, i))
-        embedded = order[:SEMANTIC_BUDGET]
-        texts = [line_text(hits[lines[i].hit_number - 1].chunk.heading_path, lines[i].text) for i in embedded]
-        cosines = line_vectors(index, texts) @ query_vector
-        low, high = float(cosines.min()), float(cosines.max())
-        for i, cosine in zip(embedded, cosines):
-            semantic[i] = (float(cosine) - low) / (high - low) if high > low else 0.0
-    wants_number = NUMBER_QUESTION.search(question)
-    scores = []
-    for line, lex, sem in zip(lines, lexical, semantic):
-        score = (LEXICAL * lex / top_lexical + SEMANTIC * sem) / math.sqrt(line.hit_number)
-        if wants_number:
-            score *= 1.3 if NUMBER_WITH_UNIT.search(line.text) else 0.8
-        scores.append(score)
-    return scores
+    return LineScorer(lines, hits, index).scores(question, query_vector)
 
 
-def _both_sides(question: str, ranked: list[tuple[float, Line]], chosen: list[Line], index: Index) -> list[Line]:
-    """A comparison needs a line on each side: the best line naming each compared term joins in."""
-    sides = [term for term in dict.fromkeys(index.tokens(question)) if CJK.search(term) is None and len(term) > 1]
-    chosen = list(chosen)
-    for term in sides:
-        if any(term in index.tokens(line.text) for line in chosen):
+def _sides(question: str, ranked: list[tuple[float, Line]], chosen: list[Line], index: Index) -> list[Line]:
+    """A comparison needs a line on each side: the best line naming each compared term not yet quoted."""
+    terms = [term for term in dict.fromkeys(index.tokens(question)) if CJK.search(term) is None and len(term) > 1]
+    sides: list[Line] = []
+    for term in terms:
+        if any(term in index.tokens(line.text) for line in chosen + sides):
             continue
         for _, line in ranked:
             if term in index.tokens(line.text):
-                chosen.append(line)
+                sides.append(line)
                 break
-    return chosen[: MAX_LINES + 1]
+    return sides
 
 
 def _continuation(index: Index, hits: list[Hit], line: Line, by_hit: dict[int, list[Line]]) -> list[Line]:
@@ -165,14 +306,14 @@ def _introduces(line: Line) -> bool:
     return line.text.rstrip().endswith(("：", ":"))
 
 
-def _children(lines: list[Line], parent: Line) -> list[Line]:
+def _children(lines: list[Line], parent: Line, limit: int = 4) -> list[Line]:
     """The sub-items nested under a line (deeper indent), or the items a `…：` line introduces."""
     introduces = _introduces(parent)
     children = []
     for line in lines[parent.position + 1 :]:
         if line.indent > parent.indent or (introduces and line.indent == parent.indent and not _introduces(line)):
             children.append(line)
-            if len(children) == MAX_CHILDREN:
+            if len(children) == limit:
                 break
         else:
             break
@@ -180,10 +321,16 @@ def _children(lines: list[Line], parent: Line) -> list[Line]:
 
 
 def term_weights(question: str, index: Index) -> dict[str, float]:
-    """IDF of each question token that the corpus knows."""
+    """IDF of each question token that the corpus knows; the dictionary's translations of the
+    question's words (search/dictionary.py) count TRANSLATED as much as the words themselves."""
+    from ..search.dictionary import translations
+
     n_docs = max(len(index), 1)
-    frequencies = index.document_frequencies(sorted(set(index.tokens(question))))
-    return {term: math.log(1 + (n_docs - df + 0.5) / (df + 0.5)) for term, df in frequencies.items()}
+    own = set(index.tokens(question))
+    translated = set(index.tokens(" ".join(translations(index, question)))) - own
+    frequencies = index.document_frequencies(sorted(own | translated))
+    return {term: (TRANSLATED if term in translated else 1.0) * math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
+            for term, df in frequencies.items()}
 
 
 def _overlap(text: str, weights: dict[str, float], index: Index) -> float:
@@ -196,6 +343,7 @@ def split_lines(text: str, hit_number: int = 1, first_line: int = 1) -> list[Lin
     over-long lines are cut at sentence ends only."""
     units: list[Line] = []
     in_fence = False
+    open_items: list[Line] = []  # the enclosing items of the current line, outermost first
     for offset, raw in enumerate(text.splitlines()):
         line = raw.strip()
         if line.startswith(("```", "~~~")):
@@ -206,8 +354,13 @@ def split_lines(text: str, hit_number: int = 1, first_line: int = 1) -> list[Lin
         indent = len(raw.expandtabs(4)) - len(raw.expandtabs(4).lstrip())
         line = LEADING_MARK.sub("", line)
         parts = [line] if len(line) <= MAX_LINE_CHARS else [s.strip() for s in SENTENCE_END.split(line) if s.strip()]
+        while open_items and open_items[-1].indent >= indent:
+            open_items.pop()
+        parent = open_items[-1] if open_items else None
         for part in parts:
-            units.append(Line(hit_number, len(units), indent, part, first_line + offset))
+            units.append(Line(hit_number, len(units), indent, part, first_line + offset,
+                              parent.text if parent else "", parent.position if parent else -1))
+        open_items.append(units[-1])
     return units
 
 

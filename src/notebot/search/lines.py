@@ -18,9 +18,10 @@ from ..store.cache import EmbeddingCache, cache_key
 CACHE_FILE = "embed-cache.sqlite"
 
 
-def line_text(heading_path: str, line: str) -> str:
-    """What the embedder reads for a line: its heading path, then the line."""
-    return f"{heading_path}: {line}" if heading_path else line
+def line_text(heading_path: str, line: str, parent: str = "") -> str:
+    """What the embedder reads for a line: its heading path, the item it is nested under, then the line."""
+    context = " > ".join(part for part in (heading_path, parent) if part)
+    return f"{context}: {line}" if context else line
 
 
 def line_vectors(index: Index, texts: list[str]) -> np.ndarray:

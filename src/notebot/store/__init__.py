@@ -56,6 +56,9 @@ class Index(Protocol):
     def next_chunk(self, chunk: Chunk) -> Chunk | None:
         """The chunk that continues `chunk` in its section, when the chunker split the section."""
 
+    def previous_chunk(self, chunk: Chunk) -> Chunk | None:
+        """The chunk that `chunk` continues in its section, when the chunker split the section."""
+
 
 class Store(Protocol):
     """Where an index is kept, as `store/build.py` and the commands see it."""

@@ -283,11 +283,18 @@ class LocalIndex:
         return {t: df for t, df in found.items() if df}
 
     def next_chunk(self, chunk: Chunk) -> Chunk | None:
-        i = self.chunks.position(chunk) + 1
-        if 0 < i < len(self.chunks):
-            following = self.chunks[i]
-            if following.file == chunk.file and following.headings == chunk.headings:
-                return following
+        return self._neighbour(chunk, +1)
+
+    def previous_chunk(self, chunk: Chunk) -> Chunk | None:
+        return self._neighbour(chunk, -1)
+
+    def _neighbour(self, chunk: Chunk, step: int) -> Chunk | None:
+        """The chunk `step` places away in corpus order, when it is in the same section."""
+        i = self.chunks.position(chunk) + step
+        if 0 <= i < len(self.chunks) and i - step >= 0:
+            neighbour = self.chunks[i]
+            if neighbour.file == chunk.file and neighbour.headings == chunk.headings:
+                return neighbour
         return None
 
     @classmethod

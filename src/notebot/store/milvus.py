@@ -378,6 +378,14 @@ class MilvusIndex:
         following = _chunk(min(rows, key=lambda r: (r["line_start"], r["line_end"])))
         return following if following.headings == chunk.headings else None
 
+    def previous_chunk(self, chunk: Chunk) -> Chunk | None:
+        rows = self._call(self.store.client.query, self.store.alias,
+                          filter=f'file == "{_quoted(chunk.file)}" and line_end < {chunk.line_start}', output_fields=FIELDS)
+        if not rows:
+            return None
+        before = _chunk(max(rows, key=lambda r: (r["line_end"], r["line_start"])))
+        return before if before.headings == chunk.headings else None
+
 
 def _chunk(row: dict) -> Chunk:
     return Chunk(row["id"], row["file"], tuple(json.loads(row["headings"])), int(row["line_start"]), int(row["line_end"]), row["text"],
