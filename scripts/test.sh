@@ -23,9 +23,9 @@ NOTEBOT_TEST_EMBED_CACHE=.ci-index/embed-cache.sqlite python -m pytest
 if [ -f ../shared/eval/dev.jsonl ]; then
     notebot index corpus --index-dir .ci-index
     notebot eval ../shared/eval/dev.jsonl --index-dir .ci-index --answers --fail-under hit@5=0.92 --fail-under mrr@10=0.85 \
-        --fail-under keyword_accuracy=0.70 --fail-under refusal_rate=0.75
+        --fail-under keyword_accuracy=0.80 --fail-under refusal_rate=0.75
     if [ -f ../shared/eval/dev-unanswerable.jsonl ]; then
-        notebot eval ../shared/eval/dev-unanswerable.jsonl --index-dir .ci-index --answers --fail-under refusal_rate=0.80
+        notebot eval ../shared/eval/dev-unanswerable.jsonl --index-dir .ci-index --answers --fail-under refusal_rate=0.85
     fi
 else
     echo "skipping the dev-set quality gate: ../shared/eval/dev.jsonl is not here"

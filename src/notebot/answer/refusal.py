@@ -1,8 +1,9 @@
 """Do the notes hold an answer? Evidence that exists in every language, combined by one small rule.
 
-The question is cut into content slots: each Latin word, and each Chinese character (a Chinese
-character is matched through the character bigrams it is part of, the way the lexical index
-reads Chinese). Every slot is weighted by its IDF in the notes. Then:
+The question is cut into content slots: each Latin word (also matched through the Chinese words
+the dictionary gives for it, search/dictionary.py), and each Chinese character (matched through
+the character bigrams it is part of, the way the lexical index reads Chinese). Every slot is
+weighted by its IDF in the notes. Then:
 
 - `unknown`: the weighted share of slots that occur nowhere in the notes ("红烧肉", "SnapStart");
 - `coverage`: the weighted share the best retrieved passage holds (heading context included);
@@ -33,7 +34,9 @@ TOP_PASSAGES = 5
 GENERIC_WORD_WEIGHT = 0.5  # an unknown lower-case English word (e.g. "protect") says less than an unknown name
 # Logistic rule: score = BIAS + Σ coefficient × signal; refuse when score < 0. Fitted on the dev
 # files by benchmarks/refusal.py (L2-regularised, balanced classes; 0 of 50 answerable refused at
-# BIAS -1.3, which leaves a margin against the held-out sets), then rounded.
+# BIAS -1.3, which leaves a margin against the held-out sets), then rounded. A stricter bias (-2.0)
+# would refuse 36 of 40 dev-unanswerable for 1 of 50 answerable, but also plain questions like
+# "What is the maximum size of a single S3 object?" (benchmarks/README.md, "Refusal").
 BIAS = -1.3
 COEFFICIENTS = {"coverage": 5.0, "names_missing": -6.0, "cosine_margin": 50.0}
 # e5 gives Chinese text higher similarities than English: the best cosine is read against the
@@ -143,6 +146,17 @@ def _cjk_slots(run: str) -> list[Slot]:
     return slots
 
 
+def _with_translations(slot: Slot, index: Index) -> Slot:
+    """An English word (not a name) also counts as covered by the Chinese words the dictionary gives
+    for it: "unstable" by 不稳定, when the notes use that word."""
+    if slot.name or CJK.search(slot.text):
+        return slot
+    from ..search.dictionary import translations
+
+    extra = [token for word in translations(index, slot.text) for token in tokenize(word)]
+    return Slot(slot.text, tuple(dict.fromkeys(slot.candidates + tuple(extra))), slot.name) if extra else slot
+
+
 def text_terms(text: str) -> set[str]:
     """The terms a passage or line offers, read the way slots are (CJK bigrams, word forms)."""
     return set(tokenize(text))
@@ -155,7 +169,7 @@ def cosine_margin(question: str, cosine: float, embedder_name: str) -> float:
 
 
 def gather_evidence(question: str, hits: Sequence[Hit], index: Index, cosine: float) -> Evidence:
-    slots = question_slots(question)
+    slots = [_with_translations(slot, index) for slot in question_slots(question)]
     margin = cosine_margin(question, cosine, index.manifest["embedder"]["name"])
     if not slots:
         return Evidence(0.0, 1.0, 1.0, 0.0, margin, (), ())
