@@ -266,10 +266,6 @@ class LineScorer:
         return embedded
 
 
-def score_lines(question: str, lines: list[Line], hits: list[Hit], index: Index, query_vector=None) -> list[float]:
-    return LineScorer(lines, hits, index).scores(question, query_vector)
-
-
 def _sides(question: str, ranked: list[tuple[float, Line]], chosen: list[Line], index: Index) -> list[Line]:
     """A comparison needs a line on each side: the best line naming each compared term not yet quoted."""
     terms = [term for term in dict.fromkeys(index.tokens(question)) if CJK.search(term) is None and len(term) > 1]
