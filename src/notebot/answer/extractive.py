@@ -1,11 +1,13 @@
 """The offline answerer: quote the note lines that best answer the question, with [n] citations.
 
 No model writes anything here: each line of the top passages is scored by IDF-weighted term
-overlap fused with the embedder's cosine (the line read with its heading path, search/lines.py),
-and by the question's kind (a number question wants a number with a unit, a comparison a line on
-each side). The best lines are quoted whole, best first, so a number or term is never cut. A
-chosen list head brings its items along: notes put the answer to "which styles…?" under a line
-like "Distribution Styles：".
+overlap (the question's words, and at half weight their dictionary translations) fused with the
+embedder's cosine (the line read with its heading path and the list item it sits under,
+search/lines.py), and by the question's kind (a number question wants a number with a unit, a
+comparison a line on each side, a two-part question a line for each part). The best lines are
+quoted whole, best first, so a number or term is never cut. A chosen list head brings its items
+along — notes put the answer to "which styles…?" under a line like "Distribution Styles：" — also
+when the chunker split the list from its head or its last items.
 """
 
 from __future__ import annotations
