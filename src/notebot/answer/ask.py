@@ -114,7 +114,7 @@ def retrieve(index: Index, query: str, settings: Settings, judged: str | None = 
     if has_vectors and (settings.mode != "lexical" or settings.answerer == "extractive"):
         vector = embed_query(index, clean_query(query))  # embedded once: search, refusal and line scores share it
     hits = search(index, query, settings.k, settings.mode, query_vector=vector)
-    if hits and (parts := question_parts(query)):
+    if hits and (parts := question_parts(judged or query)):  # the user's own words, not the previous turn's
         hits = with_each_part(index, hits, parts, settings, embedded=vector is not None)
     if vector is not None:
         nearest = index.vector_search(vector, 1)

@@ -78,10 +78,11 @@ def question_kind(question: str) -> str:
     return "other"
 
 
-def answer_lines(question: str, hits: list[Hit], index: Index, query_vector=None) -> tuple[list[Line], list[Hit]]:
+def answer_lines(question: str, hits: list[Hit], index: Index, query_vector=None, asked: str | None = None) -> tuple[list[Line], list[Hit]]:
     """The few lines of the top hits that answer the question best, best first (sub-items follow
     their line), and the hits they cite: a list split by the chunker brings the chunk holding its
-    head or its further items along as an extra source."""
+    head or its further items along as an extra source. `question` is the search query (a follow-up
+    carries the previous turn); `asked`, the user's own words, decides whether it has two parts."""
     hits = list(hits)
     by_hit = {n: split_lines(hit.chunk.text, n, hit.chunk.line_start) for n, hit in enumerate(hits[:SOURCE_CHUNKS], start=1)}
     retrieved = len(hits)
@@ -91,12 +92,12 @@ def answer_lines(question: str, hits: list[Hit], index: Index, query_vector=None
     if not candidates:
         return [], hits
     scorer = LineScorer(candidates, hits, index, ranks)
-    chosen, whole_lists, required = _choose(question, candidates, scorer, by_hit, index, query_vector)
+    chosen, whole_lists, required = _choose(question, question_parts(asked or question), candidates, scorer, by_hit, index, query_vector)
     quoted = _quote(question, chosen, whole_lists, required, by_hit, hits, index)
     return _drop_unused_sources(quoted, hits, first_extra=retrieved + 1)
 
 
-def _choose(question, candidates, scorer, by_hit, index, query_vector) -> tuple[list[Line], set[tuple[int, int]], int]:
+def _choose(question, parts, candidates, scorer, by_hit, index, query_vector) -> tuple[list[Line], set[tuple[int, int]], int]:
     """The lines to quote, best first; the list heads among them that are quoted whole; and how many
     of the first lines must be quoted (the lead, each part's and each side's best line)."""
     ranked = sorted(zip(scorer.scores(question, query_vector), candidates), key=lambda item: -item[0])
@@ -104,7 +105,6 @@ def _choose(question, candidates, scorer, by_hit, index, query_vector) -> tuple[
     chosen = [line for score, line in ranked if score >= KEEP_SHARE * best][:MAX_LINES]
     chosen, whole_lists = _gather_lists(chosen, by_hit)
     # Each part of a two-part question ("…？它用的是什么协议？") gets its own best line, right after the lead.
-    parts = question_parts(question)
     part_vectors = index.embedder.embed_queries(parts) if parts and query_vector is not None else [None] * len(parts)
     required = [max(zip(scorer.scores(part, vector, by_rank=False), candidates), key=lambda item: item[0])[1]
                 for part, vector in zip(parts, part_vectors)]
@@ -372,7 +372,7 @@ class ExtractiveAnswerer:
         self.query_vector = query_vector
 
     def stream(self, answer: Answer, history=None) -> Iterator[Answer]:
-        lines, answer.hits = answer_lines(answer.search_query, answer.hits, self.index, self.query_vector)
+        lines, answer.hits = answer_lines(answer.search_query, answer.hits, self.index, self.query_vector, answer.question)
         answer.quoted = quoted_line_numbers(lines)
         for shown in range(1, len(lines) + 1):  # line by line, so a UI shows it arrive like any other answer
             answer.text = compose(answer.lang, lines[:shown], base=min(line.indent for line in lines))
