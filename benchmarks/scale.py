@@ -7,7 +7,8 @@ Scale: real chunk texts of ../shared/corpus-wide (4,213 chunks), copied into as 
 needed (copy-00/, copy-01/, … so every chunk has its own id and file), indexed with the `hash`
 embedder (vectors are not what is measured). Per size and store: `notebot index` time, size of
 the data (without the embedding cache), the index process's peak RSS, a cold `notebot search`
-process (median of 3) and its peak RSS, and in-process hybrid/lexical search p50/p95.
+process (median of 3) and its peak RSS, and in-process hybrid/lexical/vector search p50/p95 (vector =
+exact flat search over every vector), each row with the load average at its start and end.
 
 Parity: Hit@5 / MRR@10 of hybrid, vector and lexical search, local vs milvus built from the same
 embedding cache, on ../shared/eval/dev.jsonl (answerable questions); `milvus` runs BM25 over
@@ -70,7 +71,7 @@ def in_process(index_dir: Path) -> dict:
 
     index = open_index(Settings.load(environ={}, index_dir=index_dir))
     result = {}
-    for mode in ("hybrid", "lexical"):
+    for mode in ("hybrid", "lexical", "vector"):
         search(index, QUERIES[0], 5, mode)
         timings = []
         for query in QUERIES * 5:
@@ -93,6 +94,7 @@ def scale(sizes: list[int], stores: list[str], wide: Path) -> list[dict]:
         for store in stores:
             index_dir = OUT / f"scale-index-{store}-{size}"
             shutil.rmtree(index_dir, ignore_errors=True)
+            load_before = os.getloadavg()[0]
             seconds, peak, _ = notebot("index", str(notes), "--index-dir", str(index_dir), "--embedder", "hash", "--store", store)
             manifest = json.loads(notebot("info", "--json", "--index-dir", str(index_dir))[2])
             row = {"store": store, "chunks": manifest["counts"]["chunks"], "index_s": round(seconds, 1),
@@ -101,6 +103,7 @@ def scale(sizes: list[int], stores: list[str], wide: Path) -> list[dict]:
             cold = [notebot("search", query, "--index-dir", str(index_dir)) for query in QUERIES[:3]]
             row["cold_search_s"] = round(statistics.median(s for s, _, _ in cold), 2)
             row["cold_search_peak_mb"] = round(max(mb for _, mb, _ in cold))
+            row["load"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
             rows.append(row)
             print(json.dumps(row), flush=True)
     return rows

@@ -14,7 +14,7 @@ def test_manifest_describes_the_index(write_notes, hash_settings):
     settings = hash_settings(write_notes(NOTES))
     build_index(settings)
     manifest = read_manifest(settings.index_dir)
-    assert manifest["format_version"] == 2 and manifest["store"] == "local"
+    assert manifest["format_version"] == 3 and manifest["store"] == "local"
     assert manifest["embedder"] == {"name": "hash", "dim": 256}
     assert manifest["counts"] == {"files": 2, "chunks": 3}
     assert manifest["chunker"]["max_chars"] > 0 and manifest["tokenizer"]

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..embed import Embedder
 from ..errors import NotebotError
+from ..glossary import Glossary
 from ..records import Chunk
 from ..settings import Settings
 
@@ -23,10 +24,8 @@ Scored = list[tuple[Chunk, float]]  # best first
 
 
 class Index(Protocol):
-    """A built index: its chunks, its manifest, its embedder, and the two searches retrieval fuses.
-
-    A backend whose engine fuses the two itself may also offer
-    `hybrid_search(query, vector, n, rrf_k) -> Scored`; search/retrieve.py then lets it (Milvus)."""
+    """A built index: its chunks, its manifest, its embedder, its glossary, and the two searches
+    retrieval fuses (search/retrieve.py fuses them the same way for every store)."""
 
     location: str  # where it lives, for messages: a folder, or a server URI
     manifest: dict  # format version, embedder + dim, chunker, tokenizer, corpus files, counts
@@ -38,6 +37,10 @@ class Index(Protocol):
     @property
     def chunks(self) -> Sequence[Chunk]:
         """Every chunk, in corpus order (file, then line)."""
+
+    @property
+    def glossary(self) -> Glossary:
+        """The vault's bilingual term pairs (glossary.py), mined when the index was written."""
 
     def __len__(self) -> int: ...
 
