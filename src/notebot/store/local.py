@@ -26,15 +26,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..embed import Embedder, get_embedder
 from ..errors import NotebotError
-from ..glossary import Glossary, mine_glossary
 from ..records import Chunk
-from . import Scored
+from . import Scored, read_json
 from .lexical import LexicalIndex, build_lexical
+
+if TYPE_CHECKING:
+    from ..glossary import Glossary
 
 FORMAT_VERSION = 3  # 3: glossary.json (2: the glossary was mined from every chunk at a process's first query)
 MANIFEST = "manifest.json"
@@ -108,6 +111,8 @@ def write_index(index_dir: Path, manifest: dict, chunks: list[Chunk], vectors: n
             folder.write_array("vectors.npy", np.asarray(vectors, np.float32))
             for name, array in build_lexical((c.embed_text for c in chunks), manifest["tokenizer"]).items():
                 folder.write_array(name, array)
+            from ..glossary import mine_glossary  # its regexes cost ~40 ms to compile: only when writing or searching
+
             folder.write_lines(GLOSSARY, [json.dumps(mine_glossary(c.text for c in chunks).to_json(), ensure_ascii=False)])
             _sync_folder(folder.path)
             manifest = {**manifest, "store": "local", "build": folder.name, "files": folder.files,
@@ -175,7 +180,7 @@ def read_manifest(index_dir: Path) -> dict:
     if not path.exists():
         raise NotebotError(f"no index in {index_dir}", "build it with: notebot index")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = read_json(path)
         manifest["embedder"]["name"]  # noqa: B018 - shape check
     except (ValueError, KeyError, TypeError):
         raise NotebotError(f"the index manifest {path} is damaged", "repair it with: notebot index") from None
@@ -235,7 +240,7 @@ class LocalIndex:
         self.lexical = lexical
         self._embedder = embedder
         self._missing: set[str] | None = None
-        self._glossary: Glossary | None = None
+        self._glossary = None
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -254,9 +259,11 @@ class LocalIndex:
         return self._embedder
 
     @property
-    def glossary(self) -> Glossary:
+    def glossary(self) -> "Glossary":
         """The vault's glossary, as mined when the index was written (read on first use)."""
         if self._glossary is None:
+            from ..glossary import Glossary
+
             try:
                 data = json.loads((self.index_dir / self.manifest["build"] / GLOSSARY).read_text(encoding="utf-8"))
                 self._glossary = Glossary.from_json(data)

@@ -38,7 +38,7 @@ from ..glossary import Glossary, mine_glossary
 from ..records import Chunk
 from ..redact import redact_url
 from ..tokenize import tokenize
-from . import Scored
+from . import Scored, read_json
 from .local import MANIFEST, write_json_atomic, writing
 
 FORMAT = "milvus-2"  # 2: the glossary is a collection property
@@ -109,7 +109,7 @@ class MilvusStore:
 
     def _pointer(self) -> dict:
         try:
-            data = json.loads((self.index_dir / MANIFEST).read_text(encoding="utf-8"))
+            data = read_json(self.index_dir / MANIFEST)
         except (OSError, ValueError):
             return {}
         return data if isinstance(data, dict) and data.get("store") == "milvus" else {}
