@@ -1,6 +1,8 @@
 """How the stores scale, and whether Milvus answers as well as local.
 
     python benchmarks/scale.py --chunks 10000 100000 --stores local milvus   # scale table (hash embedder)
+    python benchmarks/scale.py --chunks 1000000 --stores local                 # 1M (13 min, 6.5 GB peak)
+    python benchmarks/scale.py --chunks 100000 --stores local --searches-only benchmarks/out   # searches again
     python benchmarks/scale.py --parity [--distractors ../shared/corpus-wide]  # quality, e5-small-q4
 
 Scale: real chunk texts of ../shared/corpus-wide (4,213 chunks), copied into as many folders as
@@ -87,18 +89,20 @@ def in_process(index_dir: Path) -> dict:
     return result
 
 
-def scale(sizes: list[int], stores: list[str], wide: Path) -> list[dict]:
+def scale(sizes: list[int], stores: list[str], wide: Path, searches_only: bool = False, out: Path = OUT) -> list[dict]:
     rows = []
     for size in sizes:
-        notes = assemble(size, wide)
+        notes = None if searches_only else assemble(size, wide)
         for store in stores:
-            index_dir = OUT / f"scale-index-{store}-{size}"
-            shutil.rmtree(index_dir, ignore_errors=True)
+            index_dir = out / f"scale-index-{store}-{size}"
             load_before = os.getloadavg()[0]
-            seconds, peak, _ = notebot("index", str(notes), "--index-dir", str(index_dir), "--embedder", "hash", "--store", store)
+            row = {"store": store}
+            if not searches_only:
+                shutil.rmtree(index_dir, ignore_errors=True)
+                seconds, peak, _ = notebot("index", str(notes), "--index-dir", str(index_dir), "--embedder", "hash", "--store", store)
+                row.update({"index_s": round(seconds, 1), "index_peak_mb": round(peak), "size_mb": round(folder_size(index_dir), 1)})
             manifest = json.loads(notebot("info", "--json", "--index-dir", str(index_dir))[2])
-            row = {"store": store, "chunks": manifest["counts"]["chunks"], "index_s": round(seconds, 1),
-                   "index_peak_mb": round(peak), "size_mb": round(folder_size(index_dir), 1)}
+            row["chunks"] = manifest["counts"]["chunks"]
             row.update(in_process(index_dir))
             cold = [notebot("search", query, "--index-dir", str(index_dir)) for query in QUERIES[:3]]
             row["cold_search_s"] = round(statistics.median(s for s, _, _ in cold), 2)
@@ -187,6 +191,8 @@ def main() -> None:
     parser.add_argument("--stores", nargs="+", default=["local", "milvus"], choices=["local", "milvus"])
     parser.add_argument("--wide", type=Path, default=WIDE, help="the real notes to copy (default ../shared/corpus-wide)")
     parser.add_argument("--vectors-only", action="store_true", help="flat vs HNSW search on random vectors at --chunks sizes")
+    parser.add_argument("--searches-only", type=Path, metavar="OUT",
+                        help="re-measure the searches of indexes an earlier run left in OUT (e.g. benchmarks/out), without indexing")
     parser.add_argument("--parity", action="store_true", help="quality parity on the dev set instead of the scale table")
     parser.add_argument("--distractors", type=Path, help="with --parity: a folder of extra notes mixed in")
     parser.add_argument("--qa", type=Path, default=ROOT.parent / "shared" / "eval" / "dev.jsonl")
@@ -198,7 +204,7 @@ def main() -> None:
     elif args.parity:
         print(json.dumps(parity(args.distractors, args.qa, args.cache), indent=2))
     else:
-        print(json.dumps(scale(args.chunks, args.stores, args.wide), indent=2))
+        print(json.dumps(scale(args.chunks, args.stores, args.wide, bool(args.searches_only), args.searches_only or OUT), indent=2))
 
 
 if __name__ == "__main__":
