@@ -185,12 +185,42 @@ def vectors_only(sizes: list[int], dim: int = 384) -> list[dict]:
     return rows
 
 
+def real_vectors(cache: Path, qa: Path) -> dict:
+    """HNSW recall on real e5 vectors: every passage vector of an embedding cache (read-only), the dev
+    questions embedded with e5-small-q4 as queries; recall@50 against exact search."""
+    import sqlite3
+    import urllib.parse
+
+    import faiss
+    import numpy as np
+
+    from notebot.embed import get_embedder
+    from notebot.evaluation.evaluate import load_qa
+
+    db = sqlite3.connect(f"file:{urllib.parse.quote(str(cache))}?mode=ro", uri=True)
+    rows = [np.frombuffer(data, np.float32) for dim, data in db.execute("SELECT dim, data FROM vectors") if dim == 384]
+    base = np.stack(rows)
+    queries = get_embedder("e5-small-q4").embed_queries([q.question for q in load_qa(qa)]).astype(np.float32)
+    exact = faiss.knn(queries, base, 50, metric=faiss.METRIC_INNER_PRODUCT)[1]
+    hnsw = faiss.IndexHNSWFlat(base.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+    hnsw.add(base)
+    result = {"vectors": len(base), "queries": len(queries)}
+    for ef in (16, 64, 256):  # faiss's default efSearch is 16
+        hnsw.hnsw.efSearch = ef
+        found = hnsw.search(queries, 50)[1]
+        for k in (10, 50):
+            recall = np.mean([len(set(f[:k]) & set(e[:k])) / k for f, e in zip(found, exact)])
+            result[f"hnsw32_ef{ef}_recall@{k}"] = round(float(recall), 3)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chunks", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--stores", nargs="+", default=["local", "milvus"], choices=["local", "milvus"])
     parser.add_argument("--wide", type=Path, default=WIDE, help="the real notes to copy (default ../shared/corpus-wide)")
     parser.add_argument("--vectors-only", action="store_true", help="flat vs HNSW search on random vectors at --chunks sizes")
+    parser.add_argument("--real-vectors", type=Path, metavar="CACHE", help="HNSW recall on the e5 vectors of an embedding cache")
     parser.add_argument("--searches-only", type=Path, metavar="OUT",
                         help="re-measure the searches of indexes an earlier run left in OUT (e.g. benchmarks/out), without indexing")
     parser.add_argument("--parity", action="store_true", help="quality parity on the dev set instead of the scale table")
@@ -199,7 +229,9 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, help="with --parity: an embedding cache to start from (copied)")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    if args.vectors_only:
+    if args.real_vectors:
+        print(json.dumps(real_vectors(args.real_vectors, args.qa), indent=2))
+    elif args.vectors_only:
         print(json.dumps(vectors_only(args.chunks), indent=2))
     elif args.parity:
         print(json.dumps(parity(args.distractors, args.qa, args.cache), indent=2))
