@@ -1,13 +1,16 @@
 """How the stores scale, and whether Milvus answers as well as local.
 
     python benchmarks/scale.py --chunks 10000 100000 --stores local milvus   # scale table (hash embedder)
+    python benchmarks/scale.py --chunks 1000000 --stores local                 # 1M (13 min, 6.5 GB peak)
+    python benchmarks/scale.py --chunks 100000 --stores local --searches-only benchmarks/out   # searches again
     python benchmarks/scale.py --parity [--distractors ../shared/corpus-wide]  # quality, e5-small-q4
 
 Scale: real chunk texts of ../shared/corpus-wide (4,213 chunks), copied into as many folders as
 needed (copy-00/, copy-01/, … so every chunk has its own id and file), indexed with the `hash`
 embedder (vectors are not what is measured). Per size and store: `notebot index` time, size of
 the data (without the embedding cache), the index process's peak RSS, a cold `notebot search`
-process (median of 3) and its peak RSS, and in-process hybrid/lexical search p50/p95.
+process (median of 3) and its peak RSS, and in-process hybrid/lexical/vector search p50/p95 (vector =
+exact flat search over every vector), each row with the load average at its start and end.
 
 Parity: Hit@5 / MRR@10 of hybrid, vector and lexical search, local vs milvus built from the same
 embedding cache, on ../shared/eval/dev.jsonl (answerable questions); `milvus` runs BM25 over
@@ -70,7 +73,7 @@ def in_process(index_dir: Path) -> dict:
 
     index = open_index(Settings.load(environ={}, index_dir=index_dir))
     result = {}
-    for mode in ("hybrid", "lexical"):
+    for mode in ("hybrid", "lexical", "vector"):
         search(index, QUERIES[0], 5, mode)
         timings = []
         for query in QUERIES * 5:
@@ -86,21 +89,25 @@ def in_process(index_dir: Path) -> dict:
     return result
 
 
-def scale(sizes: list[int], stores: list[str], wide: Path) -> list[dict]:
+def scale(sizes: list[int], stores: list[str], wide: Path, searches_only: bool = False, out: Path = OUT) -> list[dict]:
     rows = []
     for size in sizes:
-        notes = assemble(size, wide)
+        notes = None if searches_only else assemble(size, wide)
         for store in stores:
-            index_dir = OUT / f"scale-index-{store}-{size}"
-            shutil.rmtree(index_dir, ignore_errors=True)
-            seconds, peak, _ = notebot("index", str(notes), "--index-dir", str(index_dir), "--embedder", "hash", "--store", store)
+            index_dir = out / f"scale-index-{store}-{size}"
+            load_before = os.getloadavg()[0]
+            row = {"store": store}
+            if not searches_only:
+                shutil.rmtree(index_dir, ignore_errors=True)
+                seconds, peak, _ = notebot("index", str(notes), "--index-dir", str(index_dir), "--embedder", "hash", "--store", store)
+                row.update({"index_s": round(seconds, 1), "index_peak_mb": round(peak), "size_mb": round(folder_size(index_dir), 1)})
             manifest = json.loads(notebot("info", "--json", "--index-dir", str(index_dir))[2])
-            row = {"store": store, "chunks": manifest["counts"]["chunks"], "index_s": round(seconds, 1),
-                   "index_peak_mb": round(peak), "size_mb": round(folder_size(index_dir), 1)}
+            row["chunks"] = manifest["counts"]["chunks"]
             row.update(in_process(index_dir))
             cold = [notebot("search", query, "--index-dir", str(index_dir)) for query in QUERIES[:3]]
             row["cold_search_s"] = round(statistics.median(s for s, _, _ in cold), 2)
             row["cold_search_peak_mb"] = round(max(mb for _, mb, _ in cold))
+            row["load"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
             rows.append(row)
             print(json.dumps(row), flush=True)
     return rows
@@ -178,24 +185,58 @@ def vectors_only(sizes: list[int], dim: int = 384) -> list[dict]:
     return rows
 
 
+def real_vectors(cache: Path, qa: Path) -> dict:
+    """HNSW recall on real e5 vectors: every passage vector of an embedding cache (read-only), the dev
+    questions embedded with e5-small-q4 as queries; recall@50 against exact search."""
+    import sqlite3
+    import urllib.parse
+
+    import faiss
+    import numpy as np
+
+    from notebot.embed import get_embedder
+    from notebot.evaluation.evaluate import load_qa
+
+    db = sqlite3.connect(f"file:{urllib.parse.quote(str(cache))}?mode=ro", uri=True)
+    rows = [np.frombuffer(data, np.float32) for dim, data in db.execute("SELECT dim, data FROM vectors") if dim == 384]
+    base = np.stack(rows)
+    queries = get_embedder("e5-small-q4").embed_queries([q.question for q in load_qa(qa)]).astype(np.float32)
+    exact = faiss.knn(queries, base, 50, metric=faiss.METRIC_INNER_PRODUCT)[1]
+    hnsw = faiss.IndexHNSWFlat(base.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+    hnsw.add(base)
+    result = {"vectors": len(base), "queries": len(queries)}
+    for ef in (16, 64, 256):  # faiss's default efSearch is 16
+        hnsw.hnsw.efSearch = ef
+        found = hnsw.search(queries, 50)[1]
+        for k in (10, 50):
+            recall = np.mean([len(set(f[:k]) & set(e[:k])) / k for f, e in zip(found, exact)])
+            result[f"hnsw32_ef{ef}_recall@{k}"] = round(float(recall), 3)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chunks", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--stores", nargs="+", default=["local", "milvus"], choices=["local", "milvus"])
     parser.add_argument("--wide", type=Path, default=WIDE, help="the real notes to copy (default ../shared/corpus-wide)")
     parser.add_argument("--vectors-only", action="store_true", help="flat vs HNSW search on random vectors at --chunks sizes")
+    parser.add_argument("--real-vectors", type=Path, metavar="CACHE", help="HNSW recall on the e5 vectors of an embedding cache")
+    parser.add_argument("--searches-only", type=Path, metavar="OUT",
+                        help="re-measure the searches of indexes an earlier run left in OUT (e.g. benchmarks/out), without indexing")
     parser.add_argument("--parity", action="store_true", help="quality parity on the dev set instead of the scale table")
     parser.add_argument("--distractors", type=Path, help="with --parity: a folder of extra notes mixed in")
     parser.add_argument("--qa", type=Path, default=ROOT.parent / "shared" / "eval" / "dev.jsonl")
     parser.add_argument("--cache", type=Path, help="with --parity: an embedding cache to start from (copied)")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    if args.vectors_only:
+    if args.real_vectors:
+        print(json.dumps(real_vectors(args.real_vectors, args.qa), indent=2))
+    elif args.vectors_only:
         print(json.dumps(vectors_only(args.chunks), indent=2))
     elif args.parity:
         print(json.dumps(parity(args.distractors, args.qa, args.cache), indent=2))
     else:
-        print(json.dumps(scale(args.chunks, args.stores, args.wide), indent=2))
+        print(json.dumps(scale(args.chunks, args.stores, args.wide, bool(args.searches_only), args.searches_only or OUT), indent=2))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ def test_manifest_describes_the_index(write_notes, hash_settings):
     settings = hash_settings(write_notes(NOTES))
     build_index(settings)
     manifest = read_manifest(settings.index_dir)
-    assert manifest["format_version"] == 2 and manifest["store"] == "local"
+    assert manifest["format_version"] == 3 and manifest["store"] == "local"
     assert manifest["embedder"] == {"name": "hash", "dim": 256}
     assert manifest["counts"] == {"files": 2, "chunks": 3}
     assert manifest["chunker"]["max_chars"] > 0 and manifest["tokenizer"]
@@ -22,6 +22,17 @@ def test_manifest_describes_the_index(write_notes, hash_settings):
     build = settings.index_dir / manifest["build"]
     assert all((build / name).stat().st_size == entry["bytes"] and len(entry["sha256"]) == 64
                for name, entry in manifest["files"].items())
+
+
+def test_a_reindex_is_seen_by_the_same_process_though_manifests_are_parsed_once(write_notes, hash_settings):
+    corpus = write_notes(NOTES)
+    settings = hash_settings(corpus)
+    build_index(settings)
+    first = read_manifest(settings.index_dir)
+    assert read_manifest(settings.index_dir) is first  # parsed once while the file is unchanged
+    (corpus / "gcp.md").write_text("# BigQuery\n列式数据仓库。\n# Pub/Sub\n消息队列。\n", encoding="utf-8")
+    build_index(settings)
+    assert read_manifest(settings.index_dir)["counts"]["chunks"] == 4
 
 
 def test_reindex_after_editing_one_note_embeds_only_the_changed_chunk(write_notes, hash_settings):

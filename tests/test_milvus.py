@@ -99,6 +99,19 @@ def test_deleting_a_note_removes_its_chunks(write_notes, milvus_settings):
     assert all(h.chunk.file == "aws.md" for h in search(open_index(settings), "BigQuery 列式数据仓库", k=5))
 
 
+def test_both_stores_fuse_hybrid_alike_with_the_vaults_glossary(write_notes, hash_settings):
+    notes = {"glossary.md": "# 术语表\n- 驱逐策略（Eviction Policy）\n", "cache.md": "# 缓存\n常见的驱逐策略有 LRU 和 LFU。\n",
+             "office.md": "# 办公\n每天九点上班，周五下午开会。\n"}
+    corpus = write_notes(notes)
+    local = hash_settings(corpus)
+    milvus = replace(local, store="milvus", index_dir=corpus.parent / "milvus-index")
+    build_index(local), build_index(milvus)
+    indexes = [open_index(local), open_index(milvus)]
+    assert [i.glossary.expand("eviction policy") for i in indexes] == [["驱逐策略"], ["驱逐策略"]]
+    ranked = [[h.chunk.file for h in search(i, "Which eviction policy options exist?", k=3)] for i in indexes]
+    assert ranked[0] == ranked[1] and ranked[1].index("cache.md") < ranked[1].index("office.md")
+
+
 def test_a_rebuild_switches_the_alias_while_queries_keep_answering(write_notes, milvus_settings):
     settings = milvus_settings(write_notes(NOTES))
     build_index(settings)

@@ -5,7 +5,7 @@ embedding, nothing new on disk):
 - its best chunk's cosine with the question (a note is as relevant as its most relevant passage);
 - BM25 over its outline — file title and headings — which names the note's topics in the words
   learners use, often English even when the body is Chinese.
-Plus the vault's own bilingual glossary (glossary.py), mined from every chunk.
+Both are off by default (search/retrieve.py), so this is derived only when their weights are on.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import numpy as np
 
 from ..store import Index
 from ..store.lexical import LexicalIndex, build_lexical
-from .glossary import Glossary, mine_glossary
 
 
 @dataclass
@@ -25,7 +24,6 @@ class VaultEvidence:
     note_of: np.ndarray  # note number of each chunk, in index order
     positions: dict[str, int]  # chunk id -> its place in index order
     outlines: LexicalIndex  # BM25, one document per note: title and headings
-    glossary: Glossary
 
     @property
     def notes(self) -> int:
@@ -67,7 +65,6 @@ def _derive(index: Index) -> VaultEvidence:
         note_of=np.asarray(note_of, dtype=np.int64),
         positions={chunk.id: i for i, chunk in enumerate(index.chunks)},
         outlines=LexicalIndex(build_lexical(["\n".join(lines) for lines in outlines], tokenizer), len(outlines), tokenizer),
-        glossary=mine_glossary(chunk.text for chunk in index.chunks),
     )
 
 

@@ -7,7 +7,7 @@ from typing import Protocol
 import numpy as np
 
 from ..errors import NotebotError
-from ..records import Hit
+from ..records import Chunk, Hit
 from ..settings import MODES
 from ..store import Index, Scored
 from .notes import VaultEvidence, vault_evidence
@@ -71,16 +71,11 @@ def hybrid(index: Index, query: str, n: int, query_vector: np.ndarray | None = N
     the query's terms), plus — when its weights are on — a vote for each chunk's note from two note
     rankings (best chunk cosine, BM25 over title + headings). Rank sums tie often (1st + 3rd = 3rd + 1st), so ties go to the chunk
     with the higher sum of scores, each scaled by its list's best score; then corpus order.
-    A store that fuses inside its engine (Milvus) does it there, with the same k (no note evidence yet)."""
-    if hasattr(index, "hybrid_search"):
-        return index.hybrid_search(query, embed_query(index, query) if query_vector is None else query_vector, n, RRF_K)
-    evidence = vault_evidence(index)
+    Every store runs this same fusion over its own searches (Milvus answers each in the engine), so
+    they rank alike by design; the work is per candidate (a few hundred), never per chunk of the index."""
     depth = max(n, CANDIDATES)
-    cosine = np.full(len(index), -1.0, dtype=np.float32)
     note_votes = bool(NOTE_VECTOR_WEIGHT or NOTE_OUTLINE_WEIGHT)
     every = vector(index, query, max(depth, NOTE_SCAN) if note_votes else depth, query_vector)  # notes are ranked by their best chunk
-    for chunk, score in every:
-        cosine[evidence.positions[chunk.id]] = score
     keywords = lexical(index, query, depth)
     rankings = [(every[:depth], 1.0, None), (keywords, 1.0, None)]
     # While a first run is still embedding, a chunk without a vector has no vector rank: it is credited
@@ -88,23 +83,38 @@ def hybrid(index: Index, query: str, n: int, query_vector: np.ndarray | None = N
     unembedded = index.missing_vectors() if hasattr(index, "missing_vectors") else set()
     if unembedded:
         rankings.append((keywords, 1.0, unembedded))
-    translations = evidence.glossary.expand(query)
+    translations = index.glossary.expand(query)
     if translations and GLOSSARY_WEIGHT:
         rankings.append((lexical(index, " ".join(translations), depth), GLOSSARY_WEIGHT, None))
-    fused = np.zeros(len(index))
-    strength = np.zeros(len(index))
+    fused: dict[str, float] = {}
+    strength: dict[str, float] = {}
+    chunks: dict[str, Chunk] = {}
     for ranking, weight, only in rankings:
         best = max((score for _, score in ranking), default=1.0) or 1.0
         for rank, (chunk, score) in enumerate(ranking, start=1):
             if only is not None and chunk.id not in only:
                 continue
-            position = evidence.positions[chunk.id]
-            fused[position] += weight / (RRF_K + rank)
-            strength[position] += weight * score / best
+            chunks.setdefault(chunk.id, chunk)
+            fused[chunk.id] = fused.get(chunk.id, 0.0) + weight / (RRF_K + rank)
+            strength[chunk.id] = strength.get(chunk.id, 0.0) + weight * score / best
     if note_votes:
-        fused += _note_votes(evidence, cosine, query, by_vectors=not unembedded)[evidence.note_of]
-    ranked = np.lexsort((np.arange(len(index)), -strength, -fused))[:depth]
-    return [(index.chunks[int(i)], float(fused[i])) for i in ranked if fused[i] > 0]
+        _add_note_votes(index, every, query, not unembedded, fused, chunks)
+    ranked = sorted(chunks.values(), key=lambda c: (-fused[c.id], -strength.get(c.id, 0.0), c.file, c.line_start, c.line_end))
+    return [(chunk, fused[chunk.id]) for chunk in ranked[:depth] if fused[chunk.id] > 0]
+
+
+def _add_note_votes(index: Index, every: Scored, query: str, by_vectors: bool, fused: dict[str, float],
+                    chunks: dict[str, Chunk]) -> None:
+    """Every chunk of a note gets its note's vote (read from the index: for experiments on small vaults)."""
+    evidence = vault_evidence(index)
+    cosine = np.full(len(index), -1.0, dtype=np.float32)
+    for chunk, score in every:
+        cosine[evidence.positions[chunk.id]] = score
+    votes = _note_votes(evidence, cosine, query, by_vectors)[evidence.note_of]
+    for i in np.flatnonzero(votes):
+        chunk = index.chunks[int(i)]
+        chunks.setdefault(chunk.id, chunk)
+        fused[chunk.id] = fused.get(chunk.id, 0.0) + float(votes[i])
 
 
 def _note_votes(evidence: VaultEvidence, cosine: np.ndarray, query: str, by_vectors: bool = True) -> np.ndarray:

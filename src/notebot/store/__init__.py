@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -19,14 +19,15 @@ from ..errors import NotebotError
 from ..records import Chunk
 from ..settings import Settings
 
+if TYPE_CHECKING:
+    from ..glossary import Glossary
+
 Scored = list[tuple[Chunk, float]]  # best first
 
 
 class Index(Protocol):
-    """A built index: its chunks, its manifest, its embedder, and the two searches retrieval fuses.
-
-    A backend whose engine fuses the two itself may also offer
-    `hybrid_search(query, vector, n, rrf_k) -> Scored`; search/retrieve.py then lets it (Milvus)."""
+    """A built index: its chunks, its manifest, its embedder, its glossary, and the two searches
+    retrieval fuses (search/retrieve.py fuses them the same way for every store)."""
 
     location: str  # where it lives, for messages: a folder, or a server URI
     manifest: dict  # format version, embedder + dim, chunker, tokenizer, corpus files, counts
@@ -38,6 +39,10 @@ class Index(Protocol):
     @property
     def chunks(self) -> Sequence[Chunk]:
         """Every chunk, in corpus order (file, then line)."""
+
+    @property
+    def glossary(self) -> "Glossary":
+        """The vault's bilingual term pairs (glossary.py), mined when the index was written."""
 
     def __len__(self) -> int: ...
 
@@ -107,13 +112,33 @@ def get_store(settings: Settings) -> Store:
 
 def remembered_store(index_dir: Path) -> str | None:
     """The store an index folder's manifest names (format-1 manifests name none: local)."""
-    import json
-
     try:
-        manifest = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
+        manifest = read_json(index_dir / MANIFEST)
     except (OSError, ValueError):
         return None
     return manifest.get("store", "local") if isinstance(manifest, dict) else None
+
+
+_last_json: tuple[tuple, object] | None = None
+
+
+def read_json(path: Path):
+    """A manifest file, parsed. The last one parsed is kept while the file keeps its inode, size and
+    times (a build replaces the manifest by os.replace: a new inode), because a command reads it twice
+    (which store, then the store's own check) and at 1M chunks it is 5 MB of JSON (0.1 s a parse).
+    Treat the result as read-only."""
+    global _last_json
+    import json
+    import os
+
+    with open(path, encoding="utf-8") as handle:
+        stat = os.fstat(handle.fileno())
+        key = (str(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+        if _last_json is not None and _last_json[0] == key:
+            return _last_json[1]
+        data = json.loads(handle.read())
+    _last_json = (key, data)
+    return data
 
 
 def open_index(settings: Settings) -> Index:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -76,6 +77,7 @@ def _build_index(settings: Settings, progress: Progress | None, rebuild: bool, w
     embedder = get_embedder(embedder_name)
     vectors, embedded, missing = _embed_with_cache(embedder, chunks, index_dir / CACHE_FILE, rebuild, progress, warn,
                                                    max_new_embeddings)
+    per_file = Counter(c.file for c in chunks)  # one pass: files x chunks took 100 s at 100k chunks
     manifest = {
         "format_version": FORMAT_VERSION,
         "notebot_version": __version__,
@@ -85,7 +87,7 @@ def _build_index(settings: Settings, progress: Progress | None, rebuild: bool, w
         "corpus": {
             "dir": str(settings.corpus_dir),
             "fingerprint": fingerprint,
-            "files": [{"path": d.path, "encoding": d.encoding, "chunks": sum(c.file == d.path for c in chunks)} for d in documents],
+            "files": [{"path": d.path, "encoding": d.encoding, "chunks": per_file[d.path]} for d in documents],
         },
         "counts": {"files": len(documents), "chunks": len(chunks)},
         # Chunks without a vector yet hold zeros and never match a vector search (see max_new_embeddings).
@@ -134,7 +136,7 @@ def _embed_with_cache(embedder: Embedder, chunks: list[Chunk], cache_path: Path,
             known.update(new)
             progress("embed", min(start + EMBED_BATCH, len(todo)), len(todo))
         empty = np.zeros(embedder.dim, dtype=np.float32)
-        vectors = np.stack([known.get(key, empty) for key in keys]).astype(np.float32)
+        vectors = np.stack([known.get(key, empty) for key in keys], dtype=np.float32)  # one copy, not two
         return vectors, len(todo), sum(key not in known for key in keys)
     finally:
         cache.close()

@@ -13,8 +13,9 @@ process reads only the pages it touches. IDF is computed at query time from the 
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -25,31 +26,41 @@ K1, B = 1.2, 0.75
 FILES = ("lexical-terms.npy", "lexical-offsets.npy", "lexical-docs.npy", "lexical-weights.npy")
 
 
-def build_lexical(texts: list[str], tokenizer: str) -> dict[str, np.ndarray]:
-    """The four arrays (named as their files) for these chunk texts, row i = text i."""
+def build_lexical(texts: Iterable[str], tokenizer: str) -> dict[str, np.ndarray]:
+    """The four arrays (named as their files) for these chunk texts, row i = text i.
+
+    Postings accumulate in flat typed arrays (4 bytes per posting and field, not a Python object
+    per chunk), and `texts` may be a generator: 100k chunks build in well under 1 GB
+    (benchmarks/README.md, "Scale")."""
     term_ids: dict[str, int] = {}
-    rows_terms, rows_tfs, lengths = [], [], []
+    term_of, tfs, lengths, sizes = array("i"), array("f"), array("f"), array("i")
     for text in texts:
         counts = Counter(tokenize(text, tokenizer))
         lengths.append(sum(counts.values()))
-        rows_terms.append(np.fromiter((term_ids.setdefault(t, len(term_ids)) for t in counts), np.int64, len(counts)))
-        rows_tfs.append(np.fromiter(counts.values(), np.float32, len(counts)))
-    n_terms = len(term_ids)
-    term_of = np.concatenate(rows_terms) if rows_terms else np.zeros(0, np.int64)
-    tf = np.concatenate(rows_tfs) if rows_tfs else np.zeros(0, np.float32)
-    doc_of = np.repeat(np.arange(len(texts), dtype=np.int32), [len(r) for r in rows_terms])
-    lengths = np.asarray(lengths, np.float32)
-    norm = K1 * (1 - B + B * lengths / max(float(lengths.mean()) if len(lengths) else 0.0, 1e-9))
-    weight = (tf * (K1 + 1) / (tf + norm[doc_of])).astype(np.float32)
+        sizes.append(len(counts))
+        term_of.extend([term_ids.setdefault(t, len(term_ids)) for t in counts])
+        tfs.extend(counts.values())
+    n_terms, n_docs = len(term_ids), len(lengths)
+    term_of, tf = np.frombuffer(term_of, np.int32), np.frombuffer(tfs, np.float32)
+    doc_of = np.repeat(np.arange(n_docs, dtype=np.int32), np.frombuffer(sizes, np.int32))
+    lengths = np.frombuffer(lengths, np.float32)
+    norm = K1 * (1 - B + B * lengths / max(float(lengths.mean()) if n_docs else 0.0, 1e-9))
+    weight = (tf * np.float32(K1 + 1) / (tf + norm[doc_of].astype(np.float32))).astype(np.float32)
+    del tf, tfs
 
     encoded = [term.encode("utf-8") for term in term_ids]  # insertion order = term id
+    del term_ids
     by_bytes = sorted(range(n_terms), key=encoded.__getitem__)
-    rank = np.empty(n_terms, np.int64)
-    rank[by_bytes] = np.arange(n_terms)
-    order = np.lexsort((doc_of, rank[term_of]))  # postings grouped by sorted term, docs ascending
+    rank = np.empty(n_terms, np.int32)
+    rank[by_bytes] = np.arange(n_terms, dtype=np.int32)
+    key = rank[term_of]
+    del term_of
+    # doc_of ascends already, so a stable sort by term groups the postings with their docs ascending
+    order = np.argsort(key, kind="stable")
     offsets = np.zeros((n_terms + 1, 2), np.int64)
     offsets[1:, 0] = np.cumsum([len(encoded[i]) for i in by_bytes])
-    offsets[1:, 1] = np.cumsum(np.bincount(rank[term_of], minlength=n_terms))
+    offsets[1:, 1] = np.cumsum(np.bincount(key, minlength=n_terms))
+    del key
     return {
         "lexical-terms.npy": np.frombuffer(b"".join(encoded[i] for i in by_bytes), np.uint8),
         "lexical-offsets.npy": offsets,

@@ -5,6 +5,7 @@
     index/build-<id>/chunks.jsonl   one chunk per line; chunk-offsets.npy says where each line starts
     index/build-<id>/vectors.npy    float32 (chunks, dim), L2-normalised; exact inner-product search
     index/build-<id>/lexical-*.npy  BM25 (store/lexical.py)
+    index/build-<id>/glossary.json  the vault's bilingual term pairs (glossary.py), mined at build time
 
 Every array is a `.npy` file, memory-mapped when loaded: a cold process reads only the pages a
 query touches, so loading is milliseconds whatever the size. A build writes a fresh build-<id>
@@ -25,16 +26,20 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..embed import Embedder, get_embedder
 from ..errors import NotebotError
 from ..records import Chunk
-from . import Scored
+from . import Scored, read_json
 from .lexical import LexicalIndex, build_lexical
 
-FORMAT_VERSION = 2
+if TYPE_CHECKING:
+    from ..glossary import Glossary
+
+FORMAT_VERSION = 3  # 3: glossary.json (2: the glossary was mined from every chunk at a process's first query)
 MANIFEST = "manifest.json"
 CACHE_FILE = "embed-cache.sqlite"
 BUILD_PREFIX = "build-"
@@ -43,6 +48,7 @@ LEGACY_PREFIXES = ("chunks-", "vectors-", "lexical-")  # format 1 kept its data 
 # (about 20 ms on an idle 2-core machine: ~5k chunks with e5). `notebot index` always checks SHA-256.
 VERIFY_AT_LOAD_BYTES = 16 * 2**20
 LOAD_ATTEMPTS = 5
+GLOSSARY = "glossary.json"
 
 
 # ---- writing ---------------------------------------------------------------------------------
@@ -103,8 +109,11 @@ def write_index(index_dir: Path, manifest: dict, chunks: list[Chunk], vectors: n
             offsets = folder.write_lines("chunks.jsonl", (json.dumps(c.to_json(), ensure_ascii=False) for c in chunks))
             folder.write_array("chunk-offsets.npy", offsets)
             folder.write_array("vectors.npy", np.asarray(vectors, np.float32))
-            for name, array in build_lexical([c.embed_text for c in chunks], manifest["tokenizer"]).items():
+            for name, array in build_lexical((c.embed_text for c in chunks), manifest["tokenizer"]).items():
                 folder.write_array(name, array)
+            from ..glossary import mine_glossary  # its regexes cost ~40 ms to compile: only when writing or searching
+
+            folder.write_lines(GLOSSARY, [json.dumps(mine_glossary(c.text for c in chunks).to_json(), ensure_ascii=False)])
             _sync_folder(folder.path)
             manifest = {**manifest, "store": "local", "build": folder.name, "files": folder.files,
                         "lexical": {"k1": 1.2, "b": 0.75}}
@@ -171,7 +180,7 @@ def read_manifest(index_dir: Path) -> dict:
     if not path.exists():
         raise NotebotError(f"no index in {index_dir}", "build it with: notebot index")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = read_json(path)
         manifest["embedder"]["name"]  # noqa: B018 - shape check
     except (ValueError, KeyError, TypeError):
         raise NotebotError(f"the index manifest {path} is damaged", "repair it with: notebot index") from None
@@ -231,6 +240,7 @@ class LocalIndex:
         self.lexical = lexical
         self._embedder = embedder
         self._missing: set[str] | None = None
+        self._glossary = None
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -247,6 +257,19 @@ class LocalIndex:
                 )
             self._embedder = embedder
         return self._embedder
+
+    @property
+    def glossary(self) -> "Glossary":
+        """The vault's glossary, as mined when the index was written (read on first use)."""
+        if self._glossary is None:
+            from ..glossary import Glossary
+
+            try:
+                data = json.loads((self.index_dir / self.manifest["build"] / GLOSSARY).read_text(encoding="utf-8"))
+                self._glossary = Glossary.from_json(data)
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                raise self._damaged(self.index_dir, f"{GLOSSARY} cannot be read") from None
+        return self._glossary
 
     def vector_search(self, vector: np.ndarray, n: int) -> Scored:
         # Exact search for one query is a memory-bound matrix-vector product over the mapped array;

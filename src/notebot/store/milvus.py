@@ -8,6 +8,7 @@ standalone server or cluster (http(s)://host:19530, + NOTEBOT_MILVUS_TOKEN).
     alias <alias>: what readers query; a rebuild fills a new collection, then moves the alias
     collection property notebot.manifest: the facts (format, embedder + dim, chunker, tokenizer,
         fingerprint, counts); readers refuse a mismatch with the fix, as for `local`
+    collection property notebot.glossary: the vault's bilingual term pairs (glossary.py), mined at build
     <index-dir>/manifest.json: which store, URI and alias, and the last build's manifest (for info)
 
 `terms` is the chunk text as notebot's own tokenizer cuts it, each token written as a short hash
@@ -15,6 +16,8 @@ standalone server or cluster (http(s)://host:19530, + NOTEBOT_MILVUS_TOKEN).
 `local` store uses, keeps IDF current as chunks come and go, and answers document frequencies by
 TEXT_MATCH. Measured against BM25 over `text` with the jieba analyzer in benchmarks/README.md.
 Incremental re-indexing upserts new or moved chunks and deletes removed ones by id.
+Hybrid search is notebot's own fusion (search/retrieve.py) over the engine's vector and BM25
+searches, as for `local`: both stores rank alike by design.
 """
 
 from __future__ import annotations
@@ -31,15 +34,17 @@ import numpy as np
 
 from ..embed import Embedder, get_embedder
 from ..errors import NotebotError
+from ..glossary import Glossary, mine_glossary
 from ..records import Chunk
 from ..redact import redact_url
 from ..tokenize import tokenize
-from . import Scored
+from . import Scored, read_json
 from .local import MANIFEST, write_json_atomic, writing
 
-FORMAT = "milvus-1"
+FORMAT = "milvus-2"  # 2: the glossary is a collection property
 LITE_FILE = "milvus.db"
 FACTS = "notebot.manifest"
+GLOSSARY = "notebot.glossary"
 FIELDS = ["id", "file", "headings", "line_start", "line_end", "text", "context"]
 CONNECT_TIMEOUT = 10.0  # seconds before an unreachable server is reported
 INSERT_BATCH = 500
@@ -104,7 +109,7 @@ class MilvusStore:
 
     def _pointer(self) -> dict:
         try:
-            data = json.loads((self.index_dir / MANIFEST).read_text(encoding="utf-8"))
+            data = read_json(self.index_dir / MANIFEST)
         except (OSError, ValueError):
             return {}
         return data if isinstance(data, dict) and data.get("store") == "milvus" else {}
@@ -179,8 +184,14 @@ class MilvusStore:
 
     def damage(self, manifest: dict) -> list[str]:
         """The collection holds the manifest's number of chunks (Milvus keeps its own data safe)."""
-        count = self._count(manifest["collection"])
-        return [] if count == manifest["counts"]["chunks"] else [f"collection {manifest['collection']} ({count} of {manifest['counts']['chunks']} chunks)"]
+        collection = manifest["collection"]
+        count = self._count(collection)
+        damaged = [] if count == manifest["counts"]["chunks"] else [f"collection {collection} ({count} of {manifest['counts']['chunks']} chunks)"]
+        try:
+            properties = self.client.describe_collection(collection).get("properties", {})
+        except Exception as problem:  # noqa: BLE001
+            raise _milvus_error(self.uri, problem) from None
+        return damaged if GLOSSARY in properties else [*damaged, f"collection {collection} (no glossary)"]
 
     def _load(self, collection: str) -> None:
         """Collections come up released after a restart (always, in Lite): load before querying."""
@@ -203,13 +214,15 @@ class MilvusStore:
         facts = {**manifest, "format_version": FORMAT, "store": "milvus", "lexical": self.lexical_field,
                  "corpus": {k: v for k, v in manifest["corpus"].items() if k != "files"}}
         rows = [self._row(chunk, vector, manifest["tokenizer"]) for chunk, vector in zip(chunks, vectors)]
+        properties = {FACTS: json.dumps(facts, ensure_ascii=False),
+                      GLOSSARY: json.dumps(mine_glossary(c.text for c in chunks).to_json(), ensure_ascii=False)}
         try:
             current = self._current()
             if current and not rebuild and previous and _same_shape(self._facts(current), facts):
                 self._update(current, rows)
-                self.client.alter_collection_properties(current, {FACTS: json.dumps(facts, ensure_ascii=False)})
+                self.client.alter_collection_properties(current, properties)
             else:
-                self._replace(current, rows, facts, manifest["embedder"]["dim"])
+                self._replace(current, rows, properties, manifest["embedder"]["dim"])
         except NotebotError:
             raise
         except Exception as problem:  # noqa: BLE001
@@ -235,10 +248,10 @@ class MilvusStore:
         for start in range(0, len(gone), INSERT_BATCH):
             self.client.delete(collection, ids=gone[start : start + INSERT_BATCH])
 
-    def _replace(self, current: str | None, rows: list[dict], facts: dict, dim: int) -> None:
+    def _replace(self, current: str | None, rows: list[dict], properties: dict, dim: int) -> None:
         """Fill a new collection, then point the alias at it: readers never see a half-built index."""
         fresh = f"{self.alias}_{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}_{uuid.uuid4().hex[:6]}"
-        self._create(fresh, dim, facts)
+        self._create(fresh, dim, properties)
         try:
             for start in range(0, len(rows), INSERT_BATCH):
                 self.client.insert(fresh, rows[start : start + INSERT_BATCH])
@@ -254,7 +267,7 @@ class MilvusStore:
             if name.startswith(self.alias + "_") and name != fresh:
                 self.client.drop_collection(name)
 
-    def _create(self, name: str, dim: int, facts: dict) -> None:
+    def _create(self, name: str, dim: int, properties: dict) -> None:
         pymilvus = _pymilvus()
         DataType, Function, FunctionType = pymilvus.DataType, pymilvus.Function, pymilvus.FunctionType
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -274,8 +287,7 @@ class MilvusStore:
         indexes = self.client.prepare_index_params()
         indexes.add_index("dense", index_type="FLAT", metric_type="IP")
         indexes.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
-        self.client.create_collection(name, schema=schema, index_params=indexes,
-                                      properties={FACTS: json.dumps(facts, ensure_ascii=False)})
+        self.client.create_collection(name, schema=schema, index_params=indexes, properties=properties)
 
     # -- reading
 
@@ -300,6 +312,7 @@ class MilvusIndex:
         self.location = store.location
         self._embedder = embedder
         self._chunks: list[Chunk] | None = None
+        self._glossary: Glossary | None = None
 
     def __len__(self) -> int:
         return self.manifest["counts"]["chunks"]
@@ -309,6 +322,19 @@ class MilvusIndex:
         if self._embedder is None:
             self._embedder = get_embedder(self.manifest["embedder"]["name"])
         return self._embedder
+
+    @property
+    def glossary(self) -> Glossary:
+        """The vault's glossary, as mined when the collection was written (fetched on first use)."""
+        if self._glossary is None:
+            collection = self.store.alias  # the build queries reach now, as for every query
+            properties = self._call(self.store.client.describe_collection, collection).get("properties", {})
+            try:
+                self._glossary = Glossary.from_json(json.loads(properties[GLOSSARY]))
+            except (KeyError, ValueError, TypeError, AttributeError):
+                raise NotebotError(f"the Milvus collection {collection} at {redact_url(self.store.uri)} has no readable glossary",
+                                   "repair it with: notebot index") from None
+        return self._glossary
 
     @property
     def chunks(self) -> Sequence[Chunk]:
@@ -345,18 +371,6 @@ class MilvusIndex:
         if not text.strip():
             return []
         return self._search(text, "sparse", "BM25", min(n, 16384))
-
-    def hybrid_search(self, query: str, vector: np.ndarray, n: int, rrf_k: int) -> Scored:
-        """Both searches and their reciprocal-rank fusion in one round trip, inside Milvus."""
-        pymilvus = _pymilvus()
-        text = self._lexical_query(query)
-        requests = [pymilvus.AnnSearchRequest(data=[np.asarray(vector, np.float32).tolist()], anns_field="dense",
-                                              param={"metric_type": "IP"}, limit=n)]
-        if text.strip():
-            requests.append(pymilvus.AnnSearchRequest(data=[text], anns_field="sparse", param={"metric_type": "BM25"}, limit=n))
-        found = self._call(self.store.client.hybrid_search, self.store.alias, requests, pymilvus.RRFRanker(rrf_k),
-                           limit=n, output_fields=FIELDS)
-        return [(_chunk(hit["entity"]), float(hit["distance"])) for hit in found[0]]
 
     def tokens(self, text: str) -> list[str]:
         return tokenize(text, self.manifest["tokenizer"])

@@ -5,6 +5,9 @@ so the notes of a whole vault hold a glossary of their own. Mined from every chu
 note), it expands an English question with the Chinese words the notes use for its terms, and a
 Chinese question with the English ones; the expansion feeds a separate lexical ranking, so a wrong
 pair can only add a weak vote, never change the original query's match.
+
+Mining reads every chunk (seconds at 100k chunks), so stores mine it when they write an index and
+keep it beside the index (to_json / from_json): a query never pays for it.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ..tokenize import ENGLISH_STOPWORDS, normalize
+from .tokenize import ENGLISH_STOPWORDS, normalize
 
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 PAREN = re.compile(r"[（(]([^（()）\n]{1,40})[)）]")
@@ -53,6 +56,14 @@ class Glossary:
                 for start in range(len(run) - size + 1):
                     found.extend(self.chinese.get(run[start : start + size], ()))
         return list(dict.fromkeys(found))
+
+    def to_json(self) -> dict:
+        return {"english": [[" ".join(words), terms] for words, terms in self.english.items()], "chinese": self.chinese}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Glossary":
+        return cls({tuple(words.split()): list(terms) for words, terms in data["english"]},
+                   {term: list(words) for term, words in data["chinese"].items()})
 
 
 def mine_glossary(texts: Iterable[str]) -> Glossary:
