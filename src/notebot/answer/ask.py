@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from ..errors import NotebotError
 from ..records import Answer, Hit
-from ..search import clean_query, embed_query, search
+from ..search import clean_query, search
 from ..settings import Settings
 from ..store import Index
 from .extractive import FOLLOW_UP, ExtractiveAnswerer, question_parts
@@ -105,29 +105,33 @@ class Retrieval:
     hits: list[Hit]
     vector: object  # the query's vector, reused to score lines
     evidence: Evidence | None
+    part_vectors: dict = field(default_factory=dict)  # each part of a two-part question -> its vector
 
 
 def retrieve(index: Index, query: str, settings: Settings, judged: str | None = None) -> Retrieval:
     """Search for `query`; the evidence is gathered for `judged` (default: the query itself)."""
-    vector, cosine = None, 0.0
+    vector, cosine, part_vectors = None, 0.0, {}
+    parts = question_parts(judged or query)  # the user's own words, not the previous turn's
     has_vectors = index.manifest.get("vectors", {}).get("embedded") != 0  # a first run's keyword-only index has none
     if has_vectors and (settings.mode != "lexical" or settings.answerer == "extractive"):
-        vector = embed_query(index, clean_query(query))  # embedded once: search, refusal and line scores share it
+        # One batch, embedded once: search, refusal and line scores share the query's vector, and
+        # a two-part question's parts theirs.
+        vector, *rest = index.embedder.embed_queries([clean_query(query), *parts])
+        part_vectors = dict(zip(parts, rest))
     hits = search(index, query, settings.k, settings.mode, query_vector=vector)
-    if hits and (parts := question_parts(judged or query)):  # the user's own words, not the previous turn's
-        hits = with_each_part(index, hits, parts, settings, embedded=vector is not None)
+    if hits and parts:
+        hits = with_each_part(index, hits, parts, settings, part_vectors)
     if vector is not None:
         nearest = index.vector_search(vector, 1)
         cosine = nearest[0][1] if nearest else 0.0
     evidence = gather_evidence(judged or query, hits, index, cosine) if hits else None
-    return Retrieval(query, hits, vector, evidence)
+    return Retrieval(query, hits, vector, evidence, part_vectors)
 
 
-def with_each_part(index: Index, hits: list[Hit], parts: list[str], settings: Settings, embedded: bool) -> list[Hit]:
+def with_each_part(index: Index, hits: list[Hit], parts: list[str], settings: Settings, vectors: dict) -> list[Hit]:
     """A question that asks two things is searched part by part too: each part's best passage
     joins right after the question's own best one, so both halves have their source."""
-    vectors = index.embedder.embed_queries(parts) if embedded else [None] * len(parts)
-    best_of_parts = [search(index, part, 1, settings.mode, query_vector=vector)[:1] for part, vector in zip(parts, vectors)]
+    best_of_parts = [search(index, part, 1, settings.mode, query_vector=vectors.get(part))[:1] for part in parts]
     merged: dict[str, Hit] = {}
     for hit in hits[:1] + [hit for found in best_of_parts for hit in found] + hits[1:]:
         merged.setdefault(hit.chunk.id, hit)
@@ -155,7 +159,7 @@ def ask_stream(index: Index, question: str, settings: Settings, history: History
     if reason:
         yield _finish(base, REFUSALS["en" if lang == "en" else "zh"], started, refused=True, notice="; ".join(filter(None, [reason, vectors_notice])))
         return
-    extractive = ExtractiveAnswerer(index, found.vector)
+    extractive = ExtractiveAnswerer(index, found.vector, found.part_vectors)
     answerer: Answerer = ChatAnswerer(llm) if llm is not None else extractive
     base.answerer = answerer.name
     try:

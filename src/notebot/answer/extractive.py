@@ -78,7 +78,8 @@ def question_kind(question: str) -> str:
     return "other"
 
 
-def answer_lines(question: str, hits: list[Hit], index: Index, query_vector=None, asked: str | None = None) -> tuple[list[Line], list[Hit]]:
+def answer_lines(question: str, hits: list[Hit], index: Index, query_vector=None, asked: str | None = None,
+                 part_vectors: dict | None = None) -> tuple[list[Line], list[Hit]]:
     """The few lines of the top hits that answer the question best, best first (sub-items follow
     their line), and the hits they cite: a list split by the chunker brings the chunk holding its
     head or its further items along as an extra source. `question` is the search query (a follow-up
@@ -92,12 +93,20 @@ def answer_lines(question: str, hits: list[Hit], index: Index, query_vector=None
     if not candidates:
         return [], hits
     scorer = LineScorer(candidates, hits, index, ranks)
-    chosen, whole_lists, required = _choose(question, question_parts(asked or question), candidates, scorer, by_hit, index, query_vector)
+    parts = question_parts(asked or question)
+    vectors = _part_vectors(parts, part_vectors or {}, index) if query_vector is not None else {}
+    chosen, whole_lists, required = _choose(question, parts, vectors, candidates, scorer, by_hit, index, query_vector)
     quoted = _quote(question, chosen, whole_lists, required, by_hit, hits, index)
     return _drop_unused_sources(quoted, hits, first_extra=retrieved + 1)
 
 
-def _choose(question, parts, candidates, scorer, by_hit, index, query_vector) -> tuple[list[Line], set[tuple[int, int]], int]:
+def _part_vectors(parts: list[str], known: dict, index: Index) -> dict:
+    """The parts' vectors: those retrieval already embedded, the rest embedded now."""
+    missing = [part for part in parts if part not in known]
+    return {**known, **dict(zip(missing, index.embedder.embed_queries(missing)))} if missing else known
+
+
+def _choose(question, parts, part_vectors, candidates, scorer, by_hit, index, query_vector) -> tuple[list[Line], set[tuple[int, int]], int]:
     """The lines to quote, best first; the list heads among them that are quoted whole; and how many
     of the first lines must be quoted (the lead, each part's and each side's best line)."""
     ranked = sorted(zip(scorer.scores(question, query_vector), candidates), key=lambda item: -item[0])
@@ -105,9 +114,8 @@ def _choose(question, parts, candidates, scorer, by_hit, index, query_vector) ->
     chosen = [line for score, line in ranked if score >= KEEP_SHARE * best][:MAX_LINES]
     chosen, whole_lists = _gather_lists(chosen, by_hit)
     # Each part of a two-part question ("…？它用的是什么协议？") gets its own best line, right after the lead.
-    part_vectors = index.embedder.embed_queries(parts) if parts and query_vector is not None else [None] * len(parts)
-    required = [max(zip(scorer.scores(part, vector, by_rank=False), candidates), key=lambda item: item[0])[1]
-                for part, vector in zip(parts, part_vectors)]
+    required = [max(zip(scorer.scores(part, part_vectors.get(part), by_rank=False), candidates), key=lambda item: item[0])[1]
+                for part in parts]
     if question_kind(question) == "comparison":
         required += _sides(question, ranked, chosen[:1] + required, index)
     chosen = _after_lead(chosen, required)
@@ -367,12 +375,14 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self, index: Index, query_vector=None):
+    def __init__(self, index: Index, query_vector=None, part_vectors: dict | None = None):
         self.index = index
         self.query_vector = query_vector
+        self.part_vectors = part_vectors or {}
 
     def stream(self, answer: Answer, history=None) -> Iterator[Answer]:
-        lines, answer.hits = answer_lines(answer.search_query, answer.hits, self.index, self.query_vector, answer.question)
+        lines, answer.hits = answer_lines(answer.search_query, answer.hits, self.index, self.query_vector, answer.question,
+                                          self.part_vectors)
         answer.quoted = quoted_line_numbers(lines)
         for shown in range(1, len(lines) + 1):  # line by line, so a UI shows it arrive like any other answer
             answer.text = compose(answer.lang, lines[:shown], base=min(line.indent for line in lines))

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import math
 import re
+import weakref
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -219,7 +221,13 @@ def gather_evidence(question: str, hits: Sequence[Hit], index: Index, cosine: fl
 
 
 def _char_frequencies(index: Index, chars: set[str]) -> dict[str, int]:
-    return {char: sum(char in chunk.text for chunk in index.chunks) for char in chars}
+    counts = _CHAR_COUNTS.get(index)
+    if counts is None:  # one pass over the chunks per loaded index, then shared by every question
+        counts = _CHAR_COUNTS[index] = Counter(char for chunk in index.chunks for char in set(CJK.findall(chunk.text)))
+    return {char: counts.get(char, 0) for char in chars}
+
+
+_CHAR_COUNTS: "weakref.WeakKeyDictionary[Index, Counter[str]]" = weakref.WeakKeyDictionary()
 
 
 def _frequencies(index: Index, terms: list[str]) -> dict[str, int]:
