@@ -55,7 +55,7 @@ def main() -> None:
         token = f"zq{trial}watchprobe"
         with open(notes / NOTE, "a", encoding="utf-8") as note:
             note.write(f"\n## Probe {trial}\n- {token} 的保留期是 {trial + 3} 天\n")
-        started = time.perf_counter()
+        started, written = time.perf_counter(), time.monotonic()
         while True:
             answer = list(app.ask(f"{token} 的保留期是多少天？", [], 5, "hybrid", "extractive"))[-1]
             if any(token in hit.chunk.text for hit in answer.hits[:1]):
@@ -64,7 +64,9 @@ def main() -> None:
                 raise SystemExit(f"trial {trial}: not answerable after 60 s ({app.live_status()})")
             time.sleep(0.05)
         latencies.append(time.perf_counter() - started)
-        print(f"trial {trial}: answerable after {latencies[-1]:.2f} s — {app.live_status()}")
+        round_ = app.keeper.last_round
+        print(f"trial {trial}: answerable after {latencies[-1]:.2f} s (round began {round_['started'] - written:.2f} s after the "
+              f"write, took {round_['seconds']:.2f} s of which build_index {round_['build_seconds']:.2f} s) — {app.live_status()}")
         app.keeper.wait_idle()
 
     rounds = app.keeper.rounds

@@ -105,6 +105,7 @@ class IndexKeeper:
         self.last_change: Change | None = None
         self.last_error = ""
         self.busy = False
+        self.last_round: dict = {}  # monotonic start, seconds (build + swap), build_seconds: for benchmarks
 
     # -- events -----------------------------------------------------------------------------
     def notify(self, paths: set[str] | None = None) -> None:
@@ -172,9 +173,11 @@ class IndexKeeper:
             return touched
 
     def _round(self, touched: set[str]) -> None:
+        started = time.monotonic()
         try:
             before = self._manifest()
             report = self._build(max_new_embeddings=self.embed_round)
+            self.last_round = {"started": started, "seconds": time.monotonic() - started, "build_seconds": report.get("seconds")}
             self.last_error = ""
             if report.get("up_to_date"):
                 return

@@ -5,12 +5,14 @@ embedding, nothing new on disk):
 - its best chunk's cosine with the question (a note is as relevant as its most relevant passage);
 - BM25 over its outline — file title and headings — which names the note's topics in the words
   learners use, often English even when the body is Chinese.
-Plus the vault's own bilingual glossary (glossary.py), mined from every chunk.
+Plus the vault's own bilingual glossary (glossary.py), mined from every chunk, and how many chunks
+hold each Chinese character (the refusal rule's weights, answer/refusal.py).
 """
 
 from __future__ import annotations
 
 import weakref
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +28,7 @@ class VaultEvidence:
     positions: dict[str, int]  # chunk id -> its place in index order
     outlines: LexicalIndex  # BM25, one document per note: title and headings
     glossary: Glossary
+    char_frequencies: Counter  # Chinese character -> how many chunks' text hold it (the refusal rule weighs by it)
 
     @property
     def notes(self) -> int:
@@ -52,10 +55,11 @@ def vault_evidence(index: Index) -> VaultEvidence:
 
 
 def _derive(index: Index) -> VaultEvidence:
+    chunks = list(index.chunks)  # parsed once (a few ms per thousand chunks), read four times below
     numbers: dict[str, int] = {}
     outlines: list[list[str]] = []
     note_of = []
-    for chunk in index.chunks:
+    for chunk in chunks:
         if chunk.file not in numbers:
             numbers[chunk.file] = len(outlines)
             outlines.append([_title(chunk.file)])
@@ -65,10 +69,16 @@ def _derive(index: Index) -> VaultEvidence:
     tokenizer = index.manifest.get("tokenizer", "cjk-bigram-v1")
     return VaultEvidence(
         note_of=np.asarray(note_of, dtype=np.int64),
-        positions={chunk.id: i for i, chunk in enumerate(index.chunks)},
+        positions={chunk.id: i for i, chunk in enumerate(chunks)},
         outlines=LexicalIndex(build_lexical(["\n".join(lines) for lines in outlines], tokenizer), len(outlines), tokenizer),
-        glossary=mine_glossary(chunk.text for chunk in index.chunks),
+        glossary=mine_glossary(chunk.text for chunk in chunks),
+        char_frequencies=_chinese_char_frequencies(chunks),
     )
+
+
+def _chinese_char_frequencies(chunks) -> Counter:
+    every = Counter("".join("".join(set(chunk.text)) for chunk in chunks))  # each chunk's distinct characters
+    return Counter({ch: n for ch, n in every.items() if "\u3400" <= ch <= "\u9fff"})
 
 
 def _title(path: str) -> str:
