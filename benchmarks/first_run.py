@@ -21,6 +21,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -47,7 +48,14 @@ def serve(args) -> dict:
     log = open(OUT / "first-run-serve.log", "w")
     started = time.perf_counter()
     server = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--corpus-dir", str(notes), "--index-dir", str(INDEX),
-                               "--port", str(args.port)], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+                               "--port", str(args.port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
+
+    def copy_log() -> None:  # each line of the server's output, stamped with the seconds since start
+        for line in server.stdout:
+            log.write(f"[{time.perf_counter() - started:7.1f} s] {line.decode(errors='replace')}")
+            log.flush()
+
+    threading.Thread(target=copy_log, daemon=True).start()
     result = {"notes": str(notes)}
     try:
         answer = None

@@ -155,9 +155,10 @@ def cosine_margin(question: str, cosine: float, embedder_name: str) -> float:
     return cosine - baselines["zh" if CJK.search(question) else "en"] if baselines else 0.0
 
 
-def gather_evidence(question: str, hits: Sequence[Hit], index: Index, cosine: float) -> Evidence:
+def gather_evidence(question: str, hits: Sequence[Hit], index: Index, cosine: float | None) -> Evidence:
+    """`cosine` None: unknown (the best passage has no vector yet), read as the baseline (margin 0)."""
     slots = question_slots(question)
-    margin = cosine_margin(question, cosine, index.manifest["embedder"]["name"])
+    margin = 0.0 if cosine is None else cosine_margin(question, cosine, index.manifest["embedder"]["name"])
     if not slots:
         return Evidence(0.0, 1.0, 1.0, 0.0, margin, (), ())
     frequencies = _frequencies(index, sorted({c for s in slots for c in s.candidates}))

@@ -476,9 +476,6 @@ def serve(settings: Settings, watch: bool = False, poll: bool = False) -> None:
     configure_logging()
     app = NotebotApp(settings)
     app.ensure_index()
-    from .watch import keep_app_index
-
-    app.keeper = keep_app_index(app, watch, poll)  # finishes a first run's vectors; with --watch, follows edits
     demo = build_app(settings, app)
     # 10 people asking at once: answers take tens of milliseconds, so a few workers drain the queue.
     demo.queue(default_concurrency_limit=4, max_size=100)
@@ -493,6 +490,11 @@ def serve(settings: Settings, watch: bool = False, poll: bool = False) -> None:
                 auth_message=login_notice(settings.login_max_failures, settings.login_lockout_seconds) if auth else None,
                 footer_links=["api"], css=CSS, head=HEAD, max_file_size="5mb", quiet=True, share=False,
                 app_kwargs={"middleware": middleware}, prevent_thread_lock=True)
+    from .watch import keep_app_index
+
+    # Started once the page is up: on a first run, embedding both cores' worth in the background
+    # while gradio starts cost ~30 s before the first answer (benchmarks/README.md, "First run").
+    app.keeper = keep_app_index(app, watch, poll)  # finishes a first run's vectors; with --watch, follows edits
     print(f"notebot ready at http://{settings.host}:{demo.server_port}/" + (" (login required)" if auth else ""),
           file=sys.stderr, flush=True)
     try:

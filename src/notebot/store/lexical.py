@@ -48,8 +48,8 @@ def update_lexical(previous: "LexicalIndex | None", parts: Sequence[range | Sequ
     lengths = np.zeros(n_rows, np.int32)
     # previous row -> new row (-1: gone)
     row_map = np.full(previous.n_docs if previous is not None else 0, -1, np.int64)
-    new_terms: dict[str, int] = {}  # term -> local id, for terms of new chunks
-    new_docs, new_ids, new_tfs = [], [], []
+    tokens: list[str] = []  # every token of every new chunk, in order
+    new_rows: list[int] = []
     at = 0
     for part in parts:
         if isinstance(part, range):
@@ -57,12 +57,19 @@ def update_lexical(previous: "LexicalIndex | None", parts: Sequence[range | Sequ
             lengths[at : at + len(part)] = previous.lengths[part.start : part.stop]
         else:
             for i, text in enumerate(part):
-                counts = Counter(tokenize(text, tokenizer))
-                lengths[at + i] = sum(counts.values())
-                new_ids.append(np.fromiter((new_terms.setdefault(t, len(new_terms)) for t in counts), np.int64, len(counts)))
-                new_tfs.append(np.fromiter(counts.values(), np.int32, len(counts)))
-                new_docs.append(np.full(len(counts), at + i, np.int64))
+                found = tokenize(text, tokenizer)
+                lengths[at + i] = len(found)
+                tokens.extend(found)
+                new_rows.append(at + i)
         at += len(part)
+    # Terms as local ids, then (row, term) pairs with their counts: C-speed dict and numpy passes, no per-token Python.
+    new_terms = {term: i for i, term in enumerate(dict.fromkeys(tokens))}
+    new_ids, new_docs, new_tfs = [], [], []
+    if tokens:
+        ids = np.fromiter(map(new_terms.__getitem__, tokens), np.int64, len(tokens))
+        rows = np.repeat(np.asarray(new_rows, np.int64), lengths[new_rows])
+        pairs, tf = np.unique(rows * len(new_terms) + ids, return_counts=True)
+        new_docs, new_ids, new_tfs = [pairs // len(new_terms)], [pairs % len(new_terms)], [tf.astype(np.int32)]
 
     # The merged vocabulary, sorted by bytes: the previous terms (already sorted) with the new ones slotted in.
     old_offsets = np.asarray(previous.offsets) if previous is not None else np.zeros((1, 2), np.int64)
