@@ -6,6 +6,7 @@ gradio is imported only here, inside functions, so the CLI's other commands neve
 from __future__ import annotations
 
 import html
+import importlib
 import logging
 import os
 import re
@@ -13,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -78,18 +80,50 @@ class NotebotApp:
         finally:
             self._building.release()
 
-    def ensure_index(self) -> None:
-        """First run: a keyword index at once (seconds); vectors follow in the background (apps/watch.py)."""
-        from ..progress import ProgressBar
+    def ensure_index(self, meanwhile: Callable[[], None] = lambda: None) -> None:
+        """First run: a keyword index at once (seconds); vectors follow in the background (apps/watch.py).
+
+        `meanwhile` runs while that index is built — in a forked child where the OS has fork, so two
+        cores share the start (`serve` imports gradio meanwhile: each is about half of a first run's
+        time to the first answer, benchmarks/README.md "First run")."""
         from ..store import index_exists
 
-        if not index_exists(self.settings):
+        if index_exists(self.settings):
+            meanwhile()
+            return
+        print(f"no index in {self.settings.index_dir}: building it from {self.settings.corpus_dir} …", file=sys.stderr)
+        report = self._keyword_index_beside(meanwhile)
+        print(f"indexed {report['files']} files, {report['chunks']} chunks for keyword search; "
+              "embedding them in the background", file=sys.stderr)
 
-            print(f"no index in {self.settings.index_dir}: building it from {self.settings.corpus_dir} …", file=sys.stderr)
+    def _keyword_index_beside(self, meanwhile: Callable[[], None]) -> dict:
+        import multiprocessing
+
+        from ..progress import ProgressBar
+
+        def build() -> dict:
             with ProgressBar() as progress:
-                report = self.build(progress, max_new_embeddings=0)
-            print(f"indexed {report['files']} files, {report['chunks']} chunks for keyword search; "
-                  "embedding them in the background", file=sys.stderr)
+                return self.build(progress, max_new_embeddings=0)
+
+        if "fork" not in multiprocessing.get_all_start_methods():
+            report = build()
+            meanwhile()
+            return report
+        receive, send = multiprocessing.Pipe(duplex=False)
+        child = multiprocessing.get_context("fork").Process(target=_send_result, args=(build, send), daemon=True)
+        child.start()
+        send.close()
+        try:
+            meanwhile()
+            outcome = receive.recv()
+        except EOFError:
+            outcome = ("error", f"the keyword index build stopped (exit code {child.exitcode})", "run: notebot index")
+        finally:
+            child.join()
+        if outcome[0] == "error":
+            raise NotebotError(outcome[1], outcome[2])
+        self._index = None  # built by the child: opened on first use
+        return outcome[1]
 
     def ask(self, question: str, history, k: int, mode: str, answerer: str):
         from ..answer import ask_stream
@@ -126,6 +160,18 @@ class NotebotApp:
         from ..answer.llm import LLMAnswerer
 
         return LLMAnswerer.from_settings(self.settings).describe()
+
+
+def _send_result(build: Callable[[], dict], send) -> None:
+    """In the forked child: build, and send back the report or the error (one line for the user)."""
+    try:
+        send.send(("ok", build()))
+    except NotebotError as problem:
+        send.send(("error", problem.message, problem.hint))
+    except BaseException as problem:  # noqa: BLE001 - the parent reports it
+        send.send(("error", f"the keyword index build failed: {type(problem).__name__}: {problem}", "run: notebot index"))
+    finally:
+        send.close()
 
 
 # ---- rendering -----------------------------------------------------------------------------
@@ -475,7 +521,7 @@ def serve(settings: Settings, watch: bool = False, poll: bool = False) -> None:
         os.environ.setdefault(name, value)
     configure_logging()
     app = NotebotApp(settings)
-    app.ensure_index()
+    app.ensure_index(meanwhile=lambda: importlib.import_module("gradio"))  # the slowest import, beside a first build
     demo = build_app(settings, app)
     # 10 people asking at once: answers take tens of milliseconds, so a few workers drain the queue.
     demo.queue(default_concurrency_limit=4, max_size=100)
