@@ -2,8 +2,9 @@
 and how good retrieval is part-way.
 
     python benchmarks/first_run.py serve      # fresh `python app.py` on corpus/ + corpus-wide, EMPTY cache
+                                              # (--first-answer-only: stop at the first answer)
     python benchmarks/first_run.py fractions  # dev-set numbers at 0 / 25 / 50 / 100 % embedded (needs the cache
-                                              # the serve run filled; embeds nothing itself)
+                                              # the serve run filled, or --cache; embeds nothing itself)
 
 `serve` starts app.py on a fresh index folder, asks the documented /ask API every half second until it
 answers (first answer), then follows manifest.json until the vectors are complete (time to full index).
@@ -166,9 +167,11 @@ def main() -> None:
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results[args.what] = serve(args) if args.what == "serve" else fractions(args)
+    key = "serve_first_answer" if args.what == "serve" and args.first_answer_only else args.what
+    results[key] = serve(args) if args.what == "serve" else fractions(args)
+    results = {**(json.loads(RESULTS.read_text()) if RESULTS.exists() else {}), key: results[key]}  # keep other runs' keys
     RESULTS.write_text(json.dumps(results, ensure_ascii=False, indent=2))
-    print(json.dumps(results[args.what], ensure_ascii=False, indent=2)[:3000])
+    print(json.dumps(results[key], ensure_ascii=False, indent=2)[:3000])
 
 
 if __name__ == "__main__":
