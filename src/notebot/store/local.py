@@ -26,7 +26,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -65,16 +65,6 @@ class BuildFolder:
     def write_array(self, name: str, array: np.ndarray) -> None:
         with self._open(name) as out:
             np.save(out, np.ascontiguousarray(array), allow_pickle=False)
-
-    def write_lines(self, name: str, lines: Iterable[str]) -> np.ndarray:
-        """Write text lines; returns where each starts (bytes), plus the end: len(lines) + 1 offsets."""
-        offsets = [0]
-        with self._open(name) as out:
-            for line in lines:
-                data = (line + "\n").encode("utf-8")
-                out.write(data)
-                offsets.append(offsets[-1] + len(data))
-        return np.asarray(offsets, np.int64)
 
     @contextmanager
     def _open(self, name: str):
