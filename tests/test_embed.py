@@ -28,17 +28,6 @@ def test_default_embedder_uses_query_and_passage_roles():
     assert not np.allclose(query, as_passage), "e5 needs different prefixes for queries and passages"
 
 
-def test_one_question_on_one_openmp_thread_gives_the_batch_vector_and_leaves_batches_on_every_core():
-    e5 = get_embedder("e5-small-q4")
-    questions = ["S3 对象最大多大", "What is the maximum size of a DynamoDB item?"]
-    together = e5.embed_queries(questions)
-    assert e5.query_threads == 1
-    every_core = e5._max_threads()
-    alone = np.vstack([e5.embed_queries([q]) for q in questions])
-    assert np.allclose(alone, together, atol=1e-5)
-    assert e5._max_threads() == every_core, "the calling thread's OpenMP setting is restored for its batches"
-
-
 def test_hash_embedder_is_deterministic_and_normalised():
     first, second = get_embedder("hash").embed_passages(["数据湖 S3", "数据湖 S3"])
     assert np.array_equal(first, second) and np.isclose(np.linalg.norm(first), 1)
