@@ -1,12 +1,13 @@
 """Edit one note in a watched vault → how long until the change is answerable (target < 3 s).
 
     python benchmarks/watch_latency.py --notes benchmarks/out/first-run-notes \\
-        --cache benchmarks/out/first-run-index/embed-cache.sqlite
+        --cache /work/data/combined-cache.sqlite     # or any e5 cache of the vault (copied, never written)
 
 Runs what `notebot serve --watch` runs (the UI's NotebotApp + a real watchdog watcher) on a copy of the
 notes with a complete index (the cache given avoids embedding the vault again). Each trial appends one
 new fact to a note, then asks about it every 50 ms; the latency is from the write until the answer
-cites the new line. Also: a burst of 50 saves, and how many re-indexes it caused.
+cites the new line; each trial also prints when the re-index round began and how long it and its
+build_index took. Also: a burst of 50 saves, and how many re-indexes it caused.
 """
 
 from __future__ import annotations
