@@ -41,6 +41,9 @@ OFFLINE_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_H
                "GRADIO_SSR_MODE": "False"}
 
 
+SMALL_VAULT_CHUNKS = 64  # a first run embeds this many chunks at once: ~4 s of e5 on 2 cores, hidden by gradio's import
+
+
 class NotebotApp:
     """The app's state: the loaded index (swapped atomically after a re-index) and its settings."""
 
@@ -93,8 +96,8 @@ class NotebotApp:
             return
         print(f"no index in {self.settings.index_dir}: building it from {self.settings.corpus_dir} …", file=sys.stderr)
         report = self._keyword_index_beside(meanwhile)
-        print(f"indexed {report['files']} files, {report['chunks']} chunks for keyword search; "
-              "embedding them in the background", file=sys.stderr)
+        print(f"indexed {report['files']} files, {report['chunks']} chunks" + (
+              " for keyword search; embedding them in the background" if report["missing_vectors"] else ""), file=sys.stderr)
 
     def _keyword_index_beside(self, meanwhile: Callable[[], None]) -> dict:
         import multiprocessing
@@ -102,8 +105,8 @@ class NotebotApp:
         from ..progress import ProgressBar
 
         def build() -> dict:
-            with ProgressBar() as progress:
-                return self.build(progress, max_new_embeddings=0)
+            with ProgressBar() as progress:  # a small vault is embedded at once (a few seconds, beside gradio's import)
+                return self.build(progress, max_new_embeddings=0, embed_all_up_to=SMALL_VAULT_CHUNKS)
 
         if "fork" not in multiprocessing.get_all_start_methods():
             report = build()
@@ -522,6 +525,11 @@ def serve(settings: Settings, watch: bool = False, poll: bool = False) -> None:
     configure_logging()
     app = NotebotApp(settings)
     app.ensure_index(meanwhile=lambda: importlib.import_module("gradio"))  # the slowest import, beside a first build
+    from .watch import keep_app_index
+
+    # Finishes a first run's vectors (at a lower CPU priority: gradio's start and every question come
+    # first); with --watch, follows edits.
+    app.keeper = keep_app_index(app, watch, poll)
     demo = build_app(settings, app)
     # 10 people asking at once: answers take tens of milliseconds, so a few workers drain the queue.
     demo.queue(default_concurrency_limit=4, max_size=100)
@@ -536,11 +544,6 @@ def serve(settings: Settings, watch: bool = False, poll: bool = False) -> None:
                 auth_message=login_notice(settings.login_max_failures, settings.login_lockout_seconds) if auth else None,
                 footer_links=["api"], css=CSS, head=HEAD, max_file_size="5mb", quiet=True, share=False,
                 app_kwargs={"middleware": middleware}, prevent_thread_lock=True)
-    from .watch import keep_app_index
-
-    # Started once the page is up: on a first run, embedding both cores' worth in the background
-    # while gradio starts cost ~30 s before the first answer (benchmarks/README.md, "First run").
-    app.keeper = keep_app_index(app, watch, poll)  # finishes a first run's vectors; with --watch, follows edits
     print(f"notebot ready at http://{settings.host}:{demo.server_port}/" + (" (login required)" if auth else ""),
           file=sys.stderr, flush=True)
     try:

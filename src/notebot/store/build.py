@@ -31,19 +31,21 @@ EMBED_BATCH = 16
 
 
 def build_index(settings: Settings, progress: Progress | None = None, rebuild: bool = False,
-                warn: Callable[[str], None] = lambda message: None, max_new_embeddings: int | None = None) -> dict:
+                warn: Callable[[str], None] = lambda message: None, max_new_embeddings: int | None = None,
+                embed_all_up_to: int = 0) -> dict:
     """Index settings.corpus_dir into settings.index_dir; returns a report of what was done.
     One writer at a time per index folder: a second one waits for the first (store/lock.py).
 
     `max_new_embeddings` caps how many chunks this build embeds (0: lexical only); the rest get
-    zero vectors until a later build, and manifest["vectors"] says how far embedding got.
+    zero vectors until a later build, and manifest["vectors"] says how far embedding got — unless no
+    more than `embed_all_up_to` chunks lack a vector: a small vault is embedded at once.
     """
     with writer_lock(settings.index_dir, settings.lock_timeout, warn):
-        return _build_index(settings, progress, rebuild, warn, max_new_embeddings)
+        return _build_index(settings, progress, rebuild, warn, max_new_embeddings, embed_all_up_to)
 
 
 def _build_index(settings: Settings, progress: Progress | None, rebuild: bool, warn: Callable[[str], None],
-                 max_new_embeddings: int | None = None) -> dict:
+                 max_new_embeddings: int | None = None, embed_all_up_to: int = 0) -> dict:
     started = time.perf_counter()
     progress = progress or silent
     index_dir = Path(settings.index_dir)
@@ -100,7 +102,7 @@ def _build_index(settings: Settings, progress: Progress | None, rebuild: bool, w
     with writing(index_dir):
         index_dir.mkdir(parents=True, exist_ok=True)
     vectors, embedded, missing = _embed_with_cache(embedder, rows, index_dir / CACHE_FILE, rebuild, progress, warn,
-                                                   max_new_embeddings)
+                                                   max_new_embeddings, embed_all_up_to)
     manifest = {
         "format_version": FORMAT_VERSION,
         "notebot_version": __version__,
@@ -157,7 +159,7 @@ def _same_build(manifest: dict, embedder_name: str, config: ChunkerConfig, token
 
 
 def _embed_with_cache(embedder: Embedder, rows: BuildRows, cache_path: Path, rebuild: bool, progress: Progress,
-                      warn: Callable[[str], None], limit: int | None = None):
+                      warn: Callable[[str], None], limit: int | None = None, embed_all_up_to: int = 0):
     """The build's vectors: copied for reused rows that have one, from the cache or the embedder for
     the rest (at most `limit` embedded). Returns (vectors, how many embedded, how many still missing)."""
     vectors = np.zeros((len(rows), embedder.dim), np.float32)
@@ -183,7 +185,7 @@ def _embed_with_cache(embedder: Embedder, rows: BuildRows, cache_path: Path, reb
             if (key not in known or len(known[key]) != embedder.dim) and key not in first:
                 first[key] = i
         todo = list(first.values())
-        todo = todo if limit is None else todo[:limit]
+        todo = todo if limit is None or len(todo) <= embed_all_up_to else todo[:limit]
         progress("embed", 0, len(todo))
         for start in range(0, len(todo), EMBED_BATCH):
             batch = todo[start : start + EMBED_BATCH]
