@@ -7,6 +7,10 @@ Two transports: in memory (the server object in this process) and stdio (a real 
 subprocess). Each question of the dev set is asked once after a warm-up call (index and model loaded);
 the latency is the client's round trip for one call_tool, and in memory also the CPU time it took
 (a fairer number on a shared, loaded machine). Target: p50 < 50 ms.
+
+Also: where one call's time goes (query embedding vs the rest of the search), and the stdio server's CPU use
+while idle after the calls (OpenMP threads must not spin then). Run it on an idle machine (the load average is
+printed); OMP_* and GOMP_* variables are passed to the stdio server, so wait policies compare by environment.
 """
 
 from __future__ import annotations
@@ -53,30 +57,85 @@ def summary(timings: tuple[list[float], list[float]], with_cpu: bool = True) -> 
     return result
 
 
+def children_cpu_seconds() -> dict[int, float]:
+    """CPU seconds (user + system) of each child process of this one (the stdio server)."""
+    pids = set()
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            pids |= {int(pid) for pid in (task / "children").read_text().split()}
+        except OSError:
+            pass
+    result = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            result[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            pass
+    return result
+
+
+def components(settings: Settings, questions: list[str], k: int) -> dict:
+    """Where one hybrid search_notes call's time goes, in this thread: the e5 query embedding, then the
+    search given that vector (wall and CPU p50)."""
+    from notebot.search import embed_query, search
+    from notebot.store import open_index
+
+    index = open_index(settings)
+    search(index, questions[0], k, "hybrid")  # warm: model, vault evidence
+    embed, embed_cpu, rest = [], [], []
+    for question in questions:
+        started, cpu = time.perf_counter(), time.process_time()
+        vector = embed_query(index, question)
+        middle = time.perf_counter()
+        embed_cpu.append((time.process_time() - cpu) * 1000)
+        search(index, question, k, "hybrid", query_vector=vector)
+        embed.append((middle - started) * 1000)
+        rest.append((time.perf_counter() - middle) * 1000)
+    return {"embed_p50_ms": round(statistics.median(embed), 1), "embed_cpu_p50_ms": round(statistics.median(embed_cpu), 1),
+            "search_given_vector_p50_ms": round(statistics.median(rest), 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index-dir", type=Path, default=ROOT / "index")
     parser.add_argument("--corpus-dir", type=Path, default=ROOT / "corpus")
     parser.add_argument("--qa", type=Path, default=ROOT.parent / "shared" / "eval" / "dev.jsonl")
     parser.add_argument("-k", type=int, default=5)
+    parser.add_argument("--idle-seconds", type=float, default=5.0, help="stdio: how long to watch the idle server's CPU")
     args = parser.parse_args()
     questions = [q.question for q in load_qa(args.qa)]
     settings = Settings.load(corpus_dir=args.corpus_dir, index_dir=args.index_dir)
+    load_before = os.getloadavg()[0]
 
     async def in_memory(mode="hybrid"):
         async with Client(create_server(settings)) as client:
             return await timed_calls(client, questions, args.k, mode)
 
+    idle = {}
+
     async def stdio():
         params = StdioServerParameters(command=sys.executable, args=["-m", "notebot", "mcp", "--corpus-dir", str(args.corpus_dir),
                                                                      "--index-dir", str(args.index_dir)],
-                                       env={"PYTHONPATH": os.environ.get("PYTHONPATH", "")})
+                                       env={"PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+                                            **{k: v for k, v in os.environ.items() if k.startswith(("OMP_", "GOMP_"))}})
         async with Client(params) as client:
-            return await timed_calls(client, questions, args.k)
+            timings = await timed_calls(client, questions, args.k)
+            # A server must not burn CPU while it waits for the next call (OpenMP threads spinning).
+            before = children_cpu_seconds()
+            await anyio.sleep(args.idle_seconds)
+            after = children_cpu_seconds()
+            idle["server_idle_cpu_percent"] = round(100 * sum(after.get(pid, 0) - cpu for pid, cpu in before.items())
+                                                    / args.idle_seconds, 1)
+            return timings
 
-    results = {"index": str(args.index_dir), "questions": len(questions),
-               "in_memory": summary(anyio.run(in_memory)), "in_memory_lexical": summary(anyio.run(in_memory, "lexical")),
-               "stdio": summary(anyio.run(stdio), with_cpu=False)}  # the server's CPU is in another process
+    results = {"index": str(args.index_dir), "questions": len(questions), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+               "gomp_spincount": os.environ.get("GOMP_SPINCOUNT"),
+               "components": components(settings, questions, args.k),
+               "in_memory": summary(anyio.run(in_memory)),
+               "in_memory_lexical": summary(anyio.run(in_memory, "lexical")),
+               "stdio": summary(anyio.run(stdio), with_cpu=False), **idle,  # the server's CPU is in another process
+               "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
     print(json.dumps(results, indent=2))
 
 

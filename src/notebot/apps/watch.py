@@ -14,6 +14,7 @@ don't exist), keeping only notes outside hidden folders.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import time
@@ -105,6 +106,7 @@ class IndexKeeper:
         self.last_change: Change | None = None
         self.last_error = ""
         self.busy = False
+        self.last_round: dict = {}  # monotonic start, seconds (build + swap), build_seconds: for benchmarks
 
     # -- events -----------------------------------------------------------------------------
     def notify(self, paths: set[str] | None = None) -> None:
@@ -141,6 +143,7 @@ class IndexKeeper:
         return False
 
     def _run(self) -> None:
+        _background_priority()
         while True:
             touched = self._next_round()
             if touched is None:
@@ -172,9 +175,11 @@ class IndexKeeper:
             return touched
 
     def _round(self, touched: set[str]) -> None:
+        started = time.monotonic()
         try:
             before = self._manifest()
             report = self._build(max_new_embeddings=self.embed_round)
+            self.last_round = {"started": started, "seconds": time.monotonic() - started, "build_seconds": report.get("seconds")}
             self.last_error = ""
             if report.get("up_to_date"):
                 return
@@ -221,6 +226,21 @@ class IndexKeeper:
         if self.last_error:
             parts.append(f"⚠️ {self.last_error}")
         return " · ".join(parts)
+
+
+BACKGROUND_NICE = 10
+
+
+def _background_priority() -> None:
+    """Run this thread (and the OpenMP threads it starts, which inherit it) at a lower CPU priority, so
+    re-indexing and a first run's embedding never slow the questions being answered meanwhile (nor a
+    web framework starting): on a first run beside gradio's start, embedding at the same priority cost
+    ~30 s before the first answer under load. Linux: niceness is per thread there; elsewhere a no-op."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + BACKGROUND_NICE))
+    except (AttributeError, OSError):
+        pass
 
 
 def is_note_event(relative: Path) -> bool:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import NotebotError
@@ -41,25 +43,69 @@ def find_note_files(corpus_dir: Path, warn: Callable[[str], None] = lambda messa
 
 def load_corpus(corpus_dir: Path, warn: Callable[[str], None] = lambda message: None) -> list[Document]:
     """Documents in sorted path order; undecodable files are skipped with a warning naming them."""
+    return [note.document for note in scan_corpus(corpus_dir, warn=warn)]
+
+
+@dataclass(frozen=True)
+class NoteFile:
+    """One note as a build sees it. `document` is None when the note was not read: its size and
+    mtime are those recorded in `known`, so its text (and `sha256`) is the one recorded there."""
+
+    path: str  # relative to the corpus, / separators
+    size: int
+    mtime_ns: int
+    sha256: str  # of the text as notebot reads it (Document.text): what the corpus fingerprint hashes
+    encoding: str
+    document: Document | None
+
+
+RACY_NS = 2_000_000_000  # mtime granularity margin (FAT: 2 s): a file this close to the last scan is re-read
+
+
+def scan_corpus(corpus_dir: Path, known: dict[str, dict] | None = None, scanned_at_ns: int = 0,
+                warn: Callable[[str], None] = lambda message: None) -> list[NoteFile]:
+    """Every note in sorted path order. A note whose size and mtime match `known` (path -> a
+    NoteFile's fields, from the previous build, whose scan began at `scanned_at_ns`) is not read,
+    unless it was modified within RACY_NS of that scan — a same-size save in the same mtime tick
+    would otherwise go unseen (git's "racily clean" rule)."""
     corpus_dir = Path(corpus_dir)
-    documents = []
+    known = known or {}
+    notes = []
     for path in find_note_files(corpus_dir, warn):
         relative = path.relative_to(corpus_dir).as_posix()
         try:
-            text, encoding = decode_note(path.read_bytes())
-        except UnicodeDecodeError as problem:
-            warn(f"skipped {relative}: {problem.reason} (save it as UTF-8 to include it)")
-            continue
-        except OSError as problem:
+            stat = path.stat()  # before reading: a save after it shows as a new mtime next time
+        except OSError as problem:  # vanished since the listing
             warn(f"skipped {relative}: cannot read it ({problem.strerror})")
             continue
-        if encoding != "utf-8":
-            warn(f"{relative} is {encoding.upper()}, not UTF-8: decoded as {encoding.upper()}")
-        document = Document(path=relative, text=text, encoding=encoding)
-        if path.suffix.lower() in MARKDOWN_SUFFIXES:
-            document = read_markdown(document, warn)  # Obsidian-style syntax, same line numbers
-        documents.append(document)
-    return documents
+        entry = known.get(relative)
+        if (entry and entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns
+                and stat.st_mtime_ns < scanned_at_ns - RACY_NS and entry.get("sha256")):
+            notes.append(NoteFile(relative, stat.st_size, stat.st_mtime_ns, entry["sha256"], entry.get("encoding", "utf-8"), None))
+            continue
+        document = read_note(path, relative, warn)
+        if document is not None:
+            digest = hashlib.sha256(document.text.encode()).hexdigest()
+            notes.append(NoteFile(relative, stat.st_size, stat.st_mtime_ns, digest, document.encoding, document))
+    return notes
+
+
+def read_note(path: Path, relative: str, warn: Callable[[str], None] = lambda message: None) -> Document | None:
+    """One note as notebot reads it; None (with a warning) when it cannot be read or decoded."""
+    try:
+        text, encoding = decode_note(path.read_bytes())
+    except UnicodeDecodeError as problem:
+        warn(f"skipped {relative}: {problem.reason} (save it as UTF-8 to include it)")
+        return None
+    except OSError as problem:
+        warn(f"skipped {relative}: cannot read it ({problem.strerror})")
+        return None
+    if encoding != "utf-8":
+        warn(f"{relative} is {encoding.upper()}, not UTF-8: decoded as {encoding.upper()}")
+    document = Document(path=relative, text=text, encoding=encoding)
+    if path.suffix.lower() in MARKDOWN_SUFFIXES:
+        document = read_markdown(document, warn)  # Obsidian-style syntax, same line numbers
+    return document
 
 
 def decode_note(data: bytes) -> tuple[str, str]:

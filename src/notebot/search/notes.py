@@ -50,10 +50,11 @@ def vault_evidence(index: Index) -> VaultEvidence:
 
 
 def _derive(index: Index) -> VaultEvidence:
+    chunks = list(index.chunks)  # parsed once (a few ms per thousand chunks), read four times below
     numbers: dict[str, int] = {}
     outlines: list[list[str]] = []
     note_of = []
-    for chunk in index.chunks:
+    for chunk in chunks:
         if chunk.file not in numbers:
             numbers[chunk.file] = len(outlines)
             outlines.append([_title(chunk.file)])
@@ -63,7 +64,7 @@ def _derive(index: Index) -> VaultEvidence:
     tokenizer = index.manifest.get("tokenizer", "cjk-bigram-v1")
     return VaultEvidence(
         note_of=np.asarray(note_of, dtype=np.int64),
-        positions={chunk.id: i for i, chunk in enumerate(index.chunks)},
+        positions={chunk.id: i for i, chunk in enumerate(chunks)},
         outlines=LexicalIndex(build_lexical(["\n".join(lines) for lines in outlines], tokenizer), len(outlines), tokenizer),
     )
 

@@ -1,21 +1,25 @@
-"""BM25 over the chunks' tokens, as four plain numpy arrays that are memory-mapped, never parsed.
+"""BM25 over the chunks' tokens, as plain numpy arrays that are memory-mapped, never parsed.
 
     lexical-terms.npy     uint8   every distinct term, UTF-8, sorted by bytes, concatenated
     lexical-offsets.npy   int64   (terms + 1, 2): where term i starts in terms / in docs+weights
     lexical-docs.npy      int32   posting lists: the chunk rows holding each term
     lexical-weights.npy   float32 BM25's term-frequency part for each posting (k1, b applied)
+    lexical-tfs.npy       int32   the term's count in the chunk, for each posting
+    lexical-lengths.npy   int32   each chunk's length in tokens
 
 A term is found by binary search over the sorted terms (about 20 byte compares), so a cold
 process reads only the pages it touches. IDF is computed at query time from the posting length.
+The raw counts (tfs, lengths) let the next build keep an unchanged chunk's postings as they are and
+tokenise only the chunks that changed (`update_lexical`): a re-index after a one-note edit costs a
+few numpy passes over the postings, not a re-tokenisation of the vault.
 `.npy` is a versioned, non-pickle format (`allow_pickle=False` when loading).
 """
 
 from __future__ import annotations
 
 import math
-from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,49 +28,144 @@ from ..tokenize import tokenize
 
 K1, B = 1.2, 0.75
 FILES = ("lexical-terms.npy", "lexical-offsets.npy", "lexical-docs.npy", "lexical-weights.npy")
+COUNT_FILES = ("lexical-tfs.npy", "lexical-lengths.npy")  # format 3: what an incremental build reuses
 
 
-def build_lexical(texts: Iterable[str], tokenizer: str) -> dict[str, np.ndarray]:
-    """The four arrays (named as their files) for these chunk texts, row i = text i.
+def build_lexical(texts: list[str], tokenizer: str) -> dict[str, np.ndarray]:
+    """The arrays (named as their files) for these chunk texts, row i = text i."""
+    return update_lexical(None, [texts], tokenizer)
 
-    Postings accumulate in flat typed arrays (4 bytes per posting and field, not a Python object
-    per chunk), and `texts` may be a generator: 100k chunks build in well under 1 GB
-    (benchmarks/README.md, "Scale")."""
-    term_ids: dict[str, int] = {}
-    term_of, tfs, lengths, sizes = array("i"), array("f"), array("f"), array("i")
-    for text in texts:
-        counts = Counter(tokenize(text, tokenizer))
-        lengths.append(sum(counts.values()))
-        sizes.append(len(counts))
-        term_of.extend([term_ids.setdefault(t, len(term_ids)) for t in counts])
-        tfs.extend(counts.values())
-    n_terms, n_docs = len(term_ids), len(lengths)
-    term_of, tf = np.frombuffer(term_of, np.int32), np.frombuffer(tfs, np.float32)
-    doc_of = np.repeat(np.arange(n_docs, dtype=np.int32), np.frombuffer(sizes, np.int32))
-    lengths = np.frombuffer(lengths, np.float32)
-    norm = K1 * (1 - B + B * lengths / max(float(lengths.mean()) if n_docs else 0.0, 1e-9))
-    weight = (tf * np.float32(K1 + 1) / (tf + norm[doc_of].astype(np.float32))).astype(np.float32)
-    del tf, tfs
 
-    encoded = [term.encode("utf-8") for term in term_ids]  # insertion order = term id
-    del term_ids
-    by_bytes = sorted(range(n_terms), key=encoded.__getitem__)
-    rank = np.empty(n_terms, np.int32)
-    rank[by_bytes] = np.arange(n_terms, dtype=np.int32)
-    key = rank[term_of]
-    del term_of
-    # doc_of ascends already, so a stable sort by term groups the postings with their docs ascending
-    order = np.argsort(key, kind="stable")
-    offsets = np.zeros((n_terms + 1, 2), np.int64)
-    offsets[1:, 0] = np.cumsum([len(encoded[i]) for i in by_bytes])
-    offsets[1:, 1] = np.cumsum(np.bincount(key, minlength=n_terms))
-    del key
+def update_lexical(previous: "LexicalIndex | None", parts: Sequence[range | Sequence[str]], tokenizer: str) -> dict[str, np.ndarray]:
+    """The arrays of a new build whose rows are `parts` in order: a `range` is rows of `previous`, kept
+    with their postings as they are (never re-tokenised); a list of texts is new chunks, tokenised here.
+    Only new chunks' terms are looked up in the previous vocabulary; BM25 weights are recomputed for
+    all postings (the mean length moves), terms left without postings are dropped."""
+    old_rows = [part for part in parts if isinstance(part, range)]
+    if old_rows and (previous is None or previous.tfs is None):
+        raise ValueError("rows of a previous build need its lexical counts (format 3)")
+    n_rows = sum(len(part) for part in parts)
+    lengths = np.zeros(n_rows, np.int32)
+    # previous row -> new row (-1: gone)
+    row_map = np.full(previous.n_docs if previous is not None else 0, -1, np.int64)
+    tokens: list[str] = []  # every token of every new chunk, in order
+    new_rows: list[int] = []
+    at = 0
+    for part in parts:
+        if isinstance(part, range):
+            row_map[part.start : part.stop] = np.arange(at, at + len(part))
+            lengths[at : at + len(part)] = previous.lengths[part.start : part.stop]
+        else:
+            for i, text in enumerate(part):
+                found = tokenize(text, tokenizer)
+                lengths[at + i] = len(found)
+                tokens.extend(found)
+                new_rows.append(at + i)
+        at += len(part)
+    # Terms as local ids, then (row, term) pairs with their counts: C-speed dict and numpy passes, no per-token Python.
+    new_terms = {term: i for i, term in enumerate(dict.fromkeys(tokens))}
+    new_ids, new_docs, new_tfs = [], [], []
+    if tokens:
+        ids = np.fromiter(map(new_terms.__getitem__, tokens), np.int64, len(tokens))
+        rows = np.repeat(np.asarray(new_rows, np.int64), lengths[new_rows])
+        pairs, tf = np.unique(rows * len(new_terms) + ids, return_counts=True)
+        new_docs, new_ids, new_tfs = [pairs // len(new_terms)], [pairs % len(new_terms)], [tf.astype(np.int32)]
+
+    # The merged vocabulary, sorted by bytes: the previous terms (already sorted) with the new ones slotted in.
+    old_offsets = np.asarray(previous.offsets) if previous is not None else np.zeros((1, 2), np.int64)
+    old_blob = np.asarray(previous.terms) if previous is not None else np.zeros(0, np.uint8)
+    n_old = len(old_offsets) - 1
+    encoded = [term.encode("utf-8") for term in new_terms]
+    local_rank = np.empty(len(encoded), np.int64)  # new term local id -> rank in the merged vocabulary
+    added: list[tuple[bytes, int, int]] = []  # (term, local id, insert position) of terms the previous build never saw
+    found_old = np.full(len(encoded), -1, np.int64)
+    old_bytes, old_starts = (old_blob.tobytes(), old_offsets[:, 0].tolist()) if encoded and n_old else (b"", [0])
+    for local, term in enumerate(encoded):
+        row, insert_at = _search(old_bytes, old_starts, term) if n_old else (-1, 0)
+        if row >= 0:
+            found_old[local] = row
+        else:
+            added.append((term, local, insert_at))
+    added.sort()
+    inserts = np.asarray([insert_at for _, _, insert_at in added], np.int64)
+    old_rank = np.arange(n_old, dtype=np.int64) + np.searchsorted(inserts, np.arange(n_old), side="right")
+    for j, (_, local, insert_at) in enumerate(added):
+        local_rank[local] = insert_at + j
+    known = found_old >= 0
+    local_rank[known] = old_rank[found_old[known]]
+    n_merged = n_old + len(added)
+    term_bytes = np.zeros(n_merged, np.int64)
+    term_bytes[old_rank] = np.diff(old_offsets[:, 0])
+    for j, (term, _, insert_at) in enumerate(added):
+        term_bytes[insert_at + j] = len(term)
+    pieces, cursor = [], 0
+    for term, _, insert_at in added:
+        if insert_at > cursor:
+            pieces.append(old_blob[old_offsets[cursor, 0] : old_offsets[insert_at, 0]].tobytes())
+        pieces.append(term)
+        cursor = insert_at
+    pieces.append(old_blob[old_offsets[cursor, 0] :].tobytes())
+    blob = np.frombuffer(b"".join(pieces), np.uint8)
+
+    # Postings: the previous build's for the rows kept (re-numbered), then the new chunks'.
+    if previous is not None and len(previous.docs):
+        old_term = np.repeat(np.arange(n_old, dtype=np.int64), np.diff(old_offsets[:, 1]))
+        old_doc = row_map[np.asarray(previous.docs)]
+        keep = old_doc >= 0
+        ranks = [old_rank[old_term[keep]]]
+        docs = [old_doc[keep]]
+        tfs = [np.asarray(previous.tfs)[keep]]
+    else:
+        ranks, docs, tfs = [], [], []
+    if new_ids:
+        ranks.append(local_rank[np.concatenate(new_ids)])
+        docs.append(np.concatenate(new_docs))
+        tfs.append(np.concatenate(new_tfs))
+    rank = np.concatenate(ranks) if ranks else np.zeros(0, np.int64)
+    doc = np.concatenate(docs) if docs else np.zeros(0, np.int64)
+    tf = np.concatenate(tfs) if tfs else np.zeros(0, np.int32)
+
+    # Drop terms no chunk holds any more, then group postings by term (docs ascending).
+    per_term = np.bincount(rank, minlength=n_merged)
+    held = per_term > 0
+    final = np.cumsum(held) - 1
+    blob = blob[np.repeat(held, term_bytes)]
+    rank = final[rank]
+    order = np.lexsort((doc, rank))
+    offsets = np.zeros((int(held.sum()) + 1, 2), np.int64)
+    offsets[1:, 0] = np.cumsum(term_bytes[held])
+    offsets[1:, 1] = np.cumsum(per_term[held])
+    doc, tf = doc[order].astype(np.int32), tf[order].astype(np.int32)
     return {
-        "lexical-terms.npy": np.frombuffer(b"".join(encoded[i] for i in by_bytes), np.uint8),
+        "lexical-terms.npy": blob.astype(np.uint8),
         "lexical-offsets.npy": offsets,
-        "lexical-docs.npy": doc_of[order],
-        "lexical-weights.npy": weight[order],
+        "lexical-docs.npy": doc,
+        "lexical-weights.npy": bm25_weights(tf, lengths[doc] if len(doc) else np.zeros(0, np.int32), lengths),
+        "lexical-tfs.npy": tf,
+        "lexical-lengths.npy": lengths,
     }
+
+
+def bm25_weights(tf: np.ndarray, doc_lengths: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """BM25's term-frequency part of each posting: tf (k1 + 1) / (tf + k1 (1 - b + b len / mean len))."""
+    mean = max(float(lengths.mean()) if len(lengths) else 0.0, 1e-9)
+    tf = tf.astype(np.float32)
+    norm = (K1 * (1 - B + B * doc_lengths.astype(np.float32) / mean)).astype(np.float32)
+    return (tf * (K1 + 1) / (tf + norm)).astype(np.float32)
+
+
+def _search(blob: bytes, starts: list[int], key: bytes) -> tuple[int, int]:
+    """(row of the term or -1, how many terms sort before it) by binary search over the sorted terms."""
+    low, high = 0, len(starts) - 1
+    while low < high:
+        middle = (low + high) // 2
+        if blob[starts[middle] : starts[middle + 1]] < key:
+            low = middle + 1
+        else:
+            high = middle
+    if low < len(starts) - 1 and blob[starts[low] : starts[low + 1]] == key:
+        return low, low
+    return -1, low
 
 
 class LexicalIndex:
@@ -77,17 +176,20 @@ class LexicalIndex:
         self.offsets = arrays["lexical-offsets.npy"]
         self.docs = arrays["lexical-docs.npy"]
         self.weights = arrays["lexical-weights.npy"]
+        self.tfs = arrays.get("lexical-tfs.npy")  # None in an index built for search only (note outlines)
+        self.lengths = arrays.get("lexical-lengths.npy")
         self.n_docs = n_docs
         self.tokenizer = tokenizer
 
     @classmethod
     def open(cls, folder: Path, n_docs: int, tokenizer: str, load: Callable[[Path], np.ndarray]) -> "LexicalIndex":
-        return cls({name: load(folder / name) for name in FILES}, n_docs, tokenizer)
+        return cls({name: load(folder / name) for name in FILES + COUNT_FILES}, n_docs, tokenizer)
 
     def check(self) -> bool:
         """The arrays agree with each other (a cheap shape check, not a checksum)."""
+        counts = self.tfs is None or (len(self.tfs) == len(self.docs) and len(self.lengths) == self.n_docs)
         return (self.offsets.ndim == 2 and self.offsets.shape[1] == 2 and len(self.docs) == len(self.weights)
-                and int(self.offsets[-1, 0]) == len(self.terms) and int(self.offsets[-1, 1]) == len(self.docs))
+                and int(self.offsets[-1, 0]) == len(self.terms) and int(self.offsets[-1, 1]) == len(self.docs) and counts)
 
     def tokens(self, text: str) -> list[str]:
         return tokenize(text, self.tokenizer)

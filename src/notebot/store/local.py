@@ -4,8 +4,13 @@
     index/embed-cache.sqlite        vectors by embedder + text (store/cache.py): repairs never re-embed
     index/build-<id>/chunks.jsonl   one chunk per line; chunk-offsets.npy says where each line starts
     index/build-<id>/vectors.npy    float32 (chunks, dim), L2-normalised; exact inner-product search
-    index/build-<id>/lexical-*.npy  BM25 (store/lexical.py)
+    index/build-<id>/lexical-*.npy  BM25 (store/lexical.py), with the raw counts a later build reuses
     index/build-<id>/glossary.json  the vault's bilingual term pairs (glossary.py), mined at build time
+
+Format 3 (format 2 plus lexical-tfs/-lengths, glossary.json and each note's size, mtime and SHA-256
+in the manifest): a re-index reads only the notes whose size or mtime changed, copies the unchanged
+notes' chunk lines, vectors and postings from the previous build, and tokenises and embeds only new
+chunks; no query mines the glossary from every chunk.
 
 Every array is a `.npy` file, memory-mapped when loaded: a cold process reads only the pages a
 query touches, so loading is milliseconds whatever the size. A build writes a fresh build-<id>
@@ -16,13 +21,14 @@ a reader that loses a race with that removal reads the new manifest and retries.
 
 from __future__ import annotations
 
+import bisect
 import errno
 import hashlib
 import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,12 +40,12 @@ from ..embed import Embedder, get_embedder
 from ..errors import NotebotError
 from ..records import Chunk
 from . import Scored, read_json
-from .lexical import LexicalIndex, build_lexical
+from .lexical import LexicalIndex, update_lexical
 
 if TYPE_CHECKING:
     from ..glossary import Glossary
 
-FORMAT_VERSION = 3  # 3: glossary.json (2: the glossary was mined from every chunk at a process's first query)
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 CACHE_FILE = "embed-cache.sqlite"
 BUILD_PREFIX = "build-"
@@ -67,15 +73,9 @@ class BuildFolder:
         with self._open(name) as out:
             np.save(out, np.ascontiguousarray(array), allow_pickle=False)
 
-    def write_lines(self, name: str, lines: Iterable[str]) -> np.ndarray:
-        """Write text lines; returns where each starts (bytes), plus the end: len(lines) + 1 offsets."""
-        offsets = [0]
+    def write_text(self, name: str, text: str) -> None:
         with self._open(name) as out:
-            for line in lines:
-                data = (line + "\n").encode("utf-8")
-                out.write(data)
-                offsets.append(offsets[-1] + len(data))
-        return np.asarray(offsets, np.int64)
+            out.write(text.encode("utf-8"))
 
     @contextmanager
     def _open(self, name: str):
@@ -100,20 +100,70 @@ class _Checksummed:
         return self.handle.write(data)
 
 
-def write_index(index_dir: Path, manifest: dict, chunks: list[Chunk], vectors: np.ndarray) -> None:
-    """Write a new build folder, then swap the manifest in (the commit point), then drop older builds."""
+class BuildRows(Sequence[Chunk]):
+    """The chunks of a new build in order, as runs: rows of the previous build (a `range` of rows of
+    `previous`, copied as they are: chunk lines, vectors, postings) or freshly chunked notes (a list).
+    Reading a reused row parses it from the previous build, so a store that needs Chunk objects
+    (Milvus) can still iterate."""
+
+    def __init__(self, previous: "LocalIndex | None" = None):
+        self.previous = previous
+        self.parts: list[range | list[Chunk]] = []
+        self._starts = [0]
+
+    @classmethod
+    def of(cls, chunks: Sequence[Chunk]) -> "BuildRows":
+        return chunks if isinstance(chunks, BuildRows) else cls().add(list(chunks))
+
+    def add(self, part: range | list[Chunk]) -> "BuildRows":
+        if isinstance(part, range) and self.previous is None:
+            raise ValueError("rows of a previous build, without one")
+        if len(part):
+            self.parts.append(part)
+            self._starts.append(self._starts[-1] + len(part))
+        return self
+
+    def __len__(self) -> int:
+        return self._starts[-1]
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        k = bisect.bisect_right(self._starts, i) - 1
+        part, offset = self.parts[k], i - self._starts[k]
+        return self.previous.chunks[part[offset]] if isinstance(part, range) else part[offset]
+
+    def __iter__(self) -> Iterator[Chunk]:
+        for part in self.parts:
+            yield from (self.previous.chunks[row] for row in part) if isinstance(part, range) else part
+
+    def runs(self) -> Iterator[tuple[int, range | list[Chunk]]]:
+        """(first new row, part) for each part."""
+        return zip(self._starts, self.parts)
+
+
+def write_index(index_dir: Path, manifest: dict, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+    """Write a new build folder, then swap the manifest in (the commit point), then drop older builds.
+    `chunks` may be BuildRows: runs of the previous build are copied, never re-serialised or re-tokenised."""
     index_dir = Path(index_dir)
+    rows = BuildRows.of(chunks)
     with writing(index_dir):
         folder = BuildFolder(index_dir)
         try:
-            offsets = folder.write_lines("chunks.jsonl", (json.dumps(c.to_json(), ensure_ascii=False) for c in chunks))
+            offsets = _write_chunk_lines(folder, rows)
             folder.write_array("chunk-offsets.npy", offsets)
             folder.write_array("vectors.npy", np.asarray(vectors, np.float32))
-            for name, array in build_lexical((c.embed_text for c in chunks), manifest["tokenizer"]).items():
+            previous = rows.previous.lexical if rows.previous is not None else None
+            parts = [part if isinstance(part, range) else [c.embed_text for c in part] for part in rows.parts]
+            for name, array in update_lexical(previous, parts, manifest["tokenizer"]).items():
                 folder.write_array(name, array)
             from ..glossary import mine_glossary  # its regexes cost ~40 ms to compile: only when writing or searching
 
-            folder.write_lines(GLOSSARY, [json.dumps(mine_glossary(c.text for c in chunks).to_json(), ensure_ascii=False)])
+            folder.write_text(GLOSSARY, json.dumps(mine_glossary(c.text for c in rows).to_json(), ensure_ascii=False))
             _sync_folder(folder.path)
             manifest = {**manifest, "store": "local", "build": folder.name, "files": folder.files,
                         "lexical": {"k1": 1.2, "b": 0.75}}
@@ -122,6 +172,29 @@ def write_index(index_dir: Path, manifest: dict, chunks: list[Chunk], vectors: n
             shutil.rmtree(folder.path, ignore_errors=True)  # a failed build leaves nothing behind
             raise
     remove_stale(index_dir, keep=folder.name)
+
+
+def _write_chunk_lines(folder: BuildFolder, rows: BuildRows) -> np.ndarray:
+    """chunks.jsonl: reused runs copied byte for byte from the previous build, new chunks serialised."""
+    offsets = [np.zeros(1, np.int64)]
+    written = 0
+    with folder._open("chunks.jsonl") as out:
+        for _, part in rows.runs():
+            if isinstance(part, range):
+                table = rows.previous.chunks
+                start, end = int(table.offsets[part.start]), int(table.offsets[part.stop])
+                out.write(table.raw(start, end))
+                offsets.append(np.asarray(table.offsets[part.start + 1 : part.stop + 1], np.int64) - start + written)
+                written += end - start
+            else:
+                ends = []
+                for chunk in part:
+                    data = (json.dumps(chunk.to_json(), ensure_ascii=False) + "\n").encode("utf-8")
+                    out.write(data)
+                    written += len(data)
+                    ends.append(written)
+                offsets.append(np.asarray(ends, np.int64))
+    return np.concatenate(offsets)
 
 
 @contextmanager
@@ -341,12 +414,12 @@ class LocalIndex:
         raise NotebotError(f"the index in {index_dir} keeps changing while it loads", "try again when the re-index has finished")
 
     @classmethod
-    def _open(cls, index_dir: Path, manifest: dict) -> "LocalIndex":
+    def _open(cls, index_dir: Path, manifest: dict, verified: bool = False) -> "LocalIndex":
         folder = index_dir / manifest["build"]
         if not folder.is_dir():
             raise _BuildGone
         total = sum(entry["bytes"] for entry in manifest["files"].values())
-        damaged = damaged_files(index_dir, manifest, full=total <= VERIFY_AT_LOAD_BYTES)
+        damaged = [] if verified else damaged_files(index_dir, manifest, full=total <= VERIFY_AT_LOAD_BYTES)
         if damaged and (not folder.is_dir() or _current_build(index_dir) != manifest["build"]):
             raise _BuildGone  # a rebuild swapped the manifest and is removing this build's files: not damage
         if damaged:
@@ -397,6 +470,18 @@ class ChunkTable(Sequence[Chunk]):
 
     def __len__(self) -> int:
         return len(self._offsets) - 1
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """Where each line starts (bytes), plus the end."""
+        return self._offsets
+
+    def raw(self, start: int, end: int) -> bytes:
+        """Bytes start..end of the file (whole lines when both are offsets)."""
+        data = os.pread(self._descriptor, end - start, start)
+        if len(data) != end - start:
+            raise OSError(errno.EIO, "the chunk file is shorter than its offsets")
+        return data
 
     def __getitem__(self, i):
         if isinstance(i, slice):
@@ -461,3 +546,14 @@ class LocalStore:
 
     def open(self, embedder: str | None = None) -> LocalIndex:
         return LocalIndex.load(self.index_dir, embedder)
+
+    def open_previous(self, manifest: dict) -> LocalIndex | None:
+        """The build a new one may copy unchanged notes from (the writer lock is held, so it stays):
+        None unless it is format 3 and passes the full check (a damaged build is never copied)."""
+        if self.damage(manifest):
+            return None
+        try:
+            index = LocalIndex._open(self.index_dir, manifest, verified=True)
+        except (NotebotError, _BuildGone):
+            return None
+        return index if index.lexical.tfs is not None else None
