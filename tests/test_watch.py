@@ -153,14 +153,17 @@ def test_notebot_watch_command_indexes_follows_changes_and_stops_cleanly(write_n
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "NOTEBOT_EMBEDDER": "hash"})
     lines = []
-    threading.Thread(target=lambda: lines.extend(iter(watcher.stderr.readline, "")), daemon=True).start()
+    reader = threading.Thread(target=lambda: lines.extend(iter(watcher.stderr.readline, "")), daemon=True)
+    reader.start()
     try:
         wait_for(lambda: any(line.startswith("watching ") for line in lines), timeout=60)
         (corpus / "s3.md").write_text("# S3\n- Object 最大 5TB\n- 加密方式 SSE-S3\n", encoding="utf-8")
         wait_for(lambda: any("re-indexed: +1 file (1 chunk)" in line for line in lines))
     finally:
         watcher.send_signal(signal.SIGINT)
-        out, _ = watcher.communicate(timeout=30)
+        watcher.wait(timeout=30)
+    reader.join(timeout=10)  # stderr belongs to the reader alone: communicate() would race it for the last lines
+    out = watcher.stdout.read()
     assert watcher.returncode == 0 and out == ""
     assert lines[0].startswith("indexed 2 files, 2 chunks for keyword search")
     assert any(line.startswith("stopping") for line in lines) and not any("Traceback" in line for line in lines), lines
