@@ -18,6 +18,7 @@ few numpy passes over the postings, not a re-tokenisation of the vault.
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -48,8 +49,10 @@ def update_lexical(previous: "LexicalIndex | None", parts: Sequence[range | Sequ
     lengths = np.zeros(n_rows, np.int32)
     # previous row -> new row (-1: gone)
     row_map = np.full(previous.n_docs if previous is not None else 0, -1, np.int64)
-    tokens: list[str] = []  # every token of every new chunk, in order
-    new_rows: list[int] = []
+    # New chunks' (row, term, count) postings, counted chunk by chunk into flat 4-byte arrays: no list
+    # of every token (100k chunks hold ~30M tokens: gigabytes as Python strings).
+    new_terms: dict[str, int] = {}
+    ids, rows, counts = array("i"), array("i"), array("i")
     at = 0
     for part in parts:
         if isinstance(part, range):
@@ -57,19 +60,18 @@ def update_lexical(previous: "LexicalIndex | None", parts: Sequence[range | Sequ
             lengths[at : at + len(part)] = previous.lengths[part.start : part.stop]
         else:
             for i, text in enumerate(part):
-                found = tokenize(text, tokenizer)
-                lengths[at + i] = len(found)
-                tokens.extend(found)
-                new_rows.append(at + i)
+                found = Counter(tokenize(text, tokenizer))
+                lengths[at + i] = sum(found.values())
+                ids.extend([new_terms.setdefault(term, len(new_terms)) for term in found])
+                rows.extend([at + i] * len(found))
+                counts.extend(found.values())
         at += len(part)
-    # Terms as local ids, then (row, term) pairs with their counts: C-speed dict and numpy passes, no per-token Python.
-    new_terms = {term: i for i, term in enumerate(dict.fromkeys(tokens))}
     new_ids, new_docs, new_tfs = [], [], []
-    if tokens:
-        ids = np.fromiter(map(new_terms.__getitem__, tokens), np.int64, len(tokens))
-        rows = np.repeat(np.asarray(new_rows, np.int64), lengths[new_rows])
-        pairs, tf = np.unique(rows * len(new_terms) + ids, return_counts=True)
-        new_docs, new_ids, new_tfs = [pairs // len(new_terms)], [pairs % len(new_terms)], [tf.astype(np.int32)]
+    if ids:
+        new_ids = [np.frombuffer(ids, np.int32).copy()]
+        new_docs = [np.frombuffer(rows, np.int32).copy()]
+        new_tfs = [np.frombuffer(counts, np.int32).copy()]
+    del ids, rows, counts
 
     # The merged vocabulary, sorted by bytes: the previous terms (already sorted) with the new ones slotted in.
     old_offsets = np.asarray(previous.offsets) if previous is not None else np.zeros((1, 2), np.int64)
@@ -107,35 +109,40 @@ def update_lexical(previous: "LexicalIndex | None", parts: Sequence[range | Sequ
     pieces.append(old_blob[old_offsets[cursor, 0] :].tobytes())
     blob = np.frombuffer(b"".join(pieces), np.uint8)
 
-    # Postings: the previous build's for the rows kept (re-numbered), then the new chunks'.
+    # Postings: the previous build's for the rows kept (re-numbered), then the new chunks'. 4-byte
+    # integers throughout (a 100k-chunk build holds ~13M postings), each temporary freed as it goes.
     if previous is not None and len(previous.docs):
-        old_term = np.repeat(np.arange(n_old, dtype=np.int64), np.diff(old_offsets[:, 1]))
+        old_term = np.repeat(np.arange(n_old, dtype=np.int32), np.diff(old_offsets[:, 1]))
         old_doc = row_map[np.asarray(previous.docs)]
         keep = old_doc >= 0
-        ranks = [old_rank[old_term[keep]]]
-        docs = [old_doc[keep]]
+        ranks = [old_rank[old_term[keep]].astype(np.int32)]
+        docs = [old_doc[keep].astype(np.int32)]
         tfs = [np.asarray(previous.tfs)[keep]]
+        del old_term, old_doc, keep
     else:
         ranks, docs, tfs = [], [], []
     if new_ids:
-        ranks.append(local_rank[np.concatenate(new_ids)])
-        docs.append(np.concatenate(new_docs))
-        tfs.append(np.concatenate(new_tfs))
-    rank = np.concatenate(ranks) if ranks else np.zeros(0, np.int64)
-    doc = np.concatenate(docs) if docs else np.zeros(0, np.int64)
-    tf = np.concatenate(tfs) if tfs else np.zeros(0, np.int32)
+        ranks.append(local_rank[new_ids.pop()].astype(np.int32))
+        docs.append(new_docs.pop())
+        tfs.append(new_tfs.pop())
+    rank = _joined(ranks, np.int32)
+    doc = _joined(docs, np.int32)
+    tf = _joined(tfs, np.int32)
 
     # Drop terms no chunk holds any more, then group postings by term (docs ascending).
     per_term = np.bincount(rank, minlength=n_merged)
     held = per_term > 0
-    final = np.cumsum(held) - 1
+    final = (np.cumsum(held) - 1).astype(np.int32)
     blob = blob[np.repeat(held, term_bytes)]
     rank = final[rank]
     order = np.lexsort((doc, rank))
+    del rank
     offsets = np.zeros((int(held.sum()) + 1, 2), np.int64)
     offsets[1:, 0] = np.cumsum(term_bytes[held])
     offsets[1:, 1] = np.cumsum(per_term[held])
-    doc, tf = doc[order].astype(np.int32), tf[order].astype(np.int32)
+    doc = doc[order]
+    tf = tf[order]
+    del order
     return {
         "lexical-terms.npy": blob.astype(np.uint8),
         "lexical-offsets.npy": offsets,
@@ -144,6 +151,13 @@ def update_lexical(previous: "LexicalIndex | None", parts: Sequence[range | Sequ
         "lexical-tfs.npy": tf,
         "lexical-lengths.npy": lengths,
     }
+
+
+def _joined(arrays: list[np.ndarray], dtype) -> np.ndarray:
+    """One array of these (no copy when there is one), emptying the list so its parts can be freed."""
+    joined = arrays[0] if len(arrays) == 1 else np.concatenate(arrays) if arrays else np.zeros(0, dtype)
+    arrays.clear()
+    return joined.astype(dtype, copy=False)
 
 
 def bm25_weights(tf: np.ndarray, doc_lengths: np.ndarray, lengths: np.ndarray) -> np.ndarray:
