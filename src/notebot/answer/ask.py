@@ -17,14 +17,13 @@ from ..records import Answer, Hit
 from ..search import clean_query, search
 from ..settings import Settings
 from ..store import Index
-from .extractive import FOLLOW_UP, ExtractiveAnswerer, question_parts
+from .extractive import CONTENT, FOLLOW_UP, ExtractiveAnswerer, question_parts
 from .llm import LLMAnswerer, LLMError, check_citations, cited_numbers, is_refusal
 from .quoted import fill_quoted
 from .refusal import Evidence, gather_evidence, refusal_reason
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]+")
-CONTENT = re.compile(r"[0-9A-Za-z\u3400-\u9fff]")
 MAX_HISTORY = 20  # turns kept; only the last few can matter to the next question
 # A question whose own terms are mostly unknown to the notes and barely covered by any passage is off-topic:
 # it is never merged with the previous turn ("那糖醋排骨呢？" after a DynamoDB question).

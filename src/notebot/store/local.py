@@ -57,6 +57,17 @@ LOAD_ATTEMPTS = 5
 GLOSSARY = "glossary.json"
 
 
+def _lookup(i, length: int, row):
+    """`sequence[i]` for an int (negative counts from the end) or a slice, through `row(valid index)`."""
+    if isinstance(i, slice):
+        return [row(j) for j in range(*i.indices(length))]
+    if i < 0:
+        i += length
+    if not 0 <= i < length:
+        raise IndexError(i)
+    return row(i)
+
+
 # ---- writing ---------------------------------------------------------------------------------
 
 class BuildFolder:
@@ -127,12 +138,9 @@ class BuildRows(Sequence[Chunk]):
         return self._starts[-1]
 
     def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(i)
+        return _lookup(i, len(self), self._row)
+
+    def _row(self, i: int) -> Chunk:
         k = bisect.bisect_right(self._starts, i) - 1
         part, offset = self.parts[k], i - self._starts[k]
         return self.previous.chunks[part[offset]] if isinstance(part, range) else part[offset]
@@ -484,12 +492,9 @@ class ChunkTable(Sequence[Chunk]):
         return data
 
     def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(i)
+        return _lookup(i, len(self), self._row)
+
+    def _row(self, i: int) -> Chunk:
         start, end = int(self._offsets[i]), int(self._offsets[i + 1])
         chunk = Chunk.from_json(json.loads(os.pread(self._descriptor, end - start, start)))
         self._positions[chunk.id] = i

@@ -385,20 +385,20 @@ class MilvusIndex:
         return counts
 
     def next_chunk(self, chunk: Chunk) -> Chunk | None:
-        rows = self._call(self.store.client.query, self.store.alias,
-                          filter=f'file == "{_quoted(chunk.file)}" and line_start > {chunk.line_start}', output_fields=FIELDS)
-        if not rows:
-            return None
-        following = _chunk(min(rows, key=lambda r: (r["line_start"], r["line_end"])))
-        return following if following.headings == chunk.headings else None
+        return self._neighbour(chunk, f"line_start > {chunk.line_start}", min)
 
     def previous_chunk(self, chunk: Chunk) -> Chunk | None:
+        return self._neighbour(chunk, f"line_end < {chunk.line_start}", max)
+
+    def _neighbour(self, chunk: Chunk, condition: str, nearest) -> Chunk | None:
+        """The nearest chunk of the same file on one side (`nearest` = min after, max before), when it
+        is in the same section."""
         rows = self._call(self.store.client.query, self.store.alias,
-                          filter=f'file == "{_quoted(chunk.file)}" and line_end < {chunk.line_start}', output_fields=FIELDS)
+                          filter=f'file == "{_quoted(chunk.file)}" and {condition}', output_fields=FIELDS)
         if not rows:
             return None
-        before = _chunk(max(rows, key=lambda r: (r["line_end"], r["line_start"])))
-        return before if before.headings == chunk.headings else None
+        neighbour = _chunk(nearest(rows, key=lambda r: (r["line_start"], r["line_end"])))
+        return neighbour if neighbour.headings == chunk.headings else None
 
 
 def _chunk(row: dict) -> Chunk:
