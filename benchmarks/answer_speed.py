@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=20)
     args = parser.parse_args()
     from notebot.answer import ask
-    from notebot.answer.extractive import split_lines
+    from notebot.search.lines import split_lines
     from notebot.search.lines import line_text
     from notebot.settings import Settings
     from notebot.store.local import LocalIndex

@@ -8,7 +8,8 @@ import pytest
 
 from notebot.answer import ask, detect_lang, resolve_follow_up
 from notebot.answer.ask import check_history
-from notebot.answer.extractive import question_kind, split_lines
+from notebot.answer.extractive import question_kind
+from notebot.search.lines import split_lines
 from notebot.answer.refusal import question_names, question_slots, refusal_reason
 from notebot.errors import NotebotError
 from notebot.settings import Settings

@@ -13,3 +13,9 @@ __version__ = "0.2.0"
 # Set before libgomp loads; a user's OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
 if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
     os.environ["GOMP_SPINCOUNT"] = "30000"
+
+# numpy's OpenBLAS keeps its own threads spinning after each product; on a small machine they take
+# the cores e5's OpenMP threads need next: in-process search on the whole vault measured p50 121 ms
+# with OpenBLAS's default threads and 25 ms with one (the products here are one matrix-vector
+# product per search, memory-bound, no faster on more threads). Set before numpy loads; a user's wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

@@ -117,7 +117,9 @@ def retrieve(index: Index, query: str, settings: Settings, judged: str | None = 
         # a two-part question's parts theirs.
         vector, *rest = index.embedder.embed_queries([clean_query(query), *parts])
         part_vectors = dict(zip(parts, rest))
-    hits = search(index, query, settings.k, settings.mode, query_vector=vector)
+    # Line evidence ranks the passages the answer cites; it embeds the lines of the top passages, which
+    # the answer's line scores need anyway (search/retrieve.py, LINE_DEPTH).
+    hits = search(index, query, settings.k, settings.mode, query_vector=vector, line_evidence=True)
     if hits and parts:
         hits = with_each_part(index, hits, parts, settings, part_vectors)
     if vector is not None:

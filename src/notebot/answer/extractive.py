@@ -16,9 +16,10 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from ..records import Answer, Hit
+from ..search.lines import Line, line_text, line_vectors, split_lines
 from ..store import Index
 from .refusal import question_names
 
@@ -26,7 +27,6 @@ MAX_LINES = 5  # lines chosen by score, best first; each may bring its sub-items
 MAX_QUOTED = 8  # lines quoted in all, sub-items included
 MAX_CHILDREN = 4
 LEAD_CHILDREN = 6  # the best line's own list is quoted whole up to here: it is the answer
-MAX_LINE_CHARS = 320
 ANSWER_BUDGET = 150  # characters quoted before a further chosen line is left out (lines are never cut)
 SOURCE_CHUNKS = 5
 KEEP_SHARE = 0.5  # a further line is quoted when it scores at least this share of the best one
@@ -43,8 +43,6 @@ MIN_PART_CHARS = 4
 # A follow-up leans on what came before (the previous turn, or the previous part of one question):
 # pronouns, or a bare "and …?" / "那…呢？".
 FOLLOW_UP = re.compile(r"^(?:那|那么|还有|and\b|what about\b|how about\b)|它|它们|其|这个|那个|该服务|呢[？?]?$|\b(?:it|its|they|their|them|this|that one)\b", re.I)
-SENTENCE_END = re.compile(r"(?<=[。；！？])")
-LEADING_MARK = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s+")
 NUMBER_QUESTION = re.compile(r"多少|多大|多久|多长|几个|几种|几倍|几份|how (?:much|many|long|big|large|fast)|what (?:size|limit)|max(?:imum)?\b|最大|最小|最多|最长|上限", re.I)
 NUMBER_WITH_UNIT = re.compile(r"\d[\d.,]*\s*(?:[a-z%]{1,5}\b|[秒分时天周月年倍个次万亿kmgt%])", re.I)
 LIST_QUESTION = re.compile(r"哪些|哪几|有几种|which (?:\w+ )*(?:are|can|does)|what (?:\w+ )*(?:are|kinds|types)|list\b", re.I)
@@ -53,18 +51,6 @@ LEADS = {
     "zh": "根据你的笔记：",
     "en": "From your notes (quoted as written):",
 }
-
-
-@dataclass(frozen=True)
-class Line:
-    hit_number: int  # 1-based position of the hit it came from: its [n]
-    position: int  # line position within that hit
-    indent: int
-    text: str
-    line_number: int = 0  # in the note file, 1-based
-    parent: str = ""  # the list item this line is nested under: its subject ("常用策略：" over "*cast*：…")
-    parent_position: int = -1  # that item's position within its hit, -1 for none
-    parent_hit: int = 0  # the hit holding that item when it is not this line's own (a lead-in), else 0
 
 
 def question_kind(question: str) -> str:
@@ -263,8 +249,6 @@ class LineScorer:
     def _embed(self, lexical: list[float]) -> list[int]:
         """Indices of the lines with vectors: a budget of them, the top passage's first, then the best
         by terms. Embedding a line costs ~15 ms on a laptop CPU the first time; the index's cache keeps it."""
-        from ..search.lines import line_text, line_vectors
-
         lines = self.lines
         rank = [self.ranks.get(line.hit_number, line.hit_number) for line in lines]
         order = sorted(range(len(lines)), key=lambda i: (rank[i] > 1, -lexical[i], rank[i], i))
@@ -342,32 +326,6 @@ def term_weights(question: str, index: Index) -> dict[str, float]:
 def _overlap(text: str, weights: dict[str, float], index: Index) -> float:
     tokens = set(index.tokens(text))
     return sum(weight for term, weight in weights.items() if term in tokens)
-
-
-def split_lines(text: str, hit_number: int = 1, first_line: int = 1) -> list[Line]:
-    """Quotable units with their indent and file line number: no headings, fences or table rules;
-    over-long lines are cut at sentence ends only."""
-    units: list[Line] = []
-    in_fence = False
-    open_items: list[Line] = []  # the enclosing items of the current line, outermost first
-    for offset, raw in enumerate(text.splitlines()):
-        line = raw.strip()
-        if line.startswith(("```", "~~~")):
-            in_fence = not in_fence
-            continue
-        if not line or line.startswith("#") or in_fence or set(line) <= set("-|: "):
-            continue
-        indent = len(raw.expandtabs(4)) - len(raw.expandtabs(4).lstrip())
-        line = LEADING_MARK.sub("", line)
-        parts = [line] if len(line) <= MAX_LINE_CHARS else [s.strip() for s in SENTENCE_END.split(line) if s.strip()]
-        while open_items and open_items[-1].indent >= indent:
-            open_items.pop()
-        parent = open_items[-1] if open_items else None
-        for part in parts:
-            units.append(Line(hit_number, len(units), indent, part, first_line + offset,
-                              parent.text if parent else "", parent.position if parent else -1))
-        open_items.append(units[-1])
-    return units
 
 
 class ExtractiveAnswerer:

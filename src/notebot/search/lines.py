@@ -1,13 +1,17 @@
-"""Line-level vectors: the embedder on single note lines, read with their heading context.
+"""Lines of a passage and their vectors: the embedder on single note lines, read with their heading
+context.
 
-Lines are embedded on demand (only the lines of the few passages an answer draws on) and kept in
-the index's embedding cache, keyed like chunks by embedder + text, so a line is embedded once per
-index folder. Measured against embedding every line at index time in benchmarks/README.md.
+Lines are embedded on demand (only the lines of the few passages a search ranks first and an answer
+draws on) and kept in the index's embedding cache, keyed like chunks by embedder + text, so a line
+is embedded once per index folder. Measured against embedding every line at index time in
+benchmarks/README.md.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +20,47 @@ from ..store import Index
 from ..store.cache import EmbeddingCache, cache_key
 
 CACHE_FILE = "embed-cache.sqlite"
+MAX_LINE_CHARS = 320
+SENTENCE_END = re.compile(r"(?<=[。；！？])")
+LEADING_MARK = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s+")
+
+
+@dataclass(frozen=True)
+class Line:
+    hit_number: int  # 1-based position of the hit it came from: its [n]
+    position: int  # line position within that hit
+    indent: int
+    text: str
+    line_number: int = 0  # in the note file, 1-based
+    parent: str = ""  # the list item this line is nested under: its subject ("常用策略：" over "*cast*：…")
+    parent_position: int = -1  # that item's position within its hit, -1 for none
+    parent_hit: int = 0  # the hit holding that item when it is not this line's own (a lead-in), else 0
+
+
+def split_lines(text: str, hit_number: int = 1, first_line: int = 1) -> list[Line]:
+    """Quotable units with their indent and file line number: no headings, fences or table rules;
+    over-long lines are cut at sentence ends only."""
+    units: list[Line] = []
+    in_fence = False
+    open_items: list[Line] = []  # the enclosing items of the current line, outermost first
+    for offset, raw in enumerate(text.splitlines()):
+        line = raw.strip()
+        if line.startswith(("```", "~~~")):
+            in_fence = not in_fence
+            continue
+        if not line or line.startswith("#") or in_fence or set(line) <= set("-|: "):
+            continue
+        indent = len(raw.expandtabs(4)) - len(raw.expandtabs(4).lstrip())
+        line = LEADING_MARK.sub("", line)
+        parts = [line] if len(line) <= MAX_LINE_CHARS else [s.strip() for s in SENTENCE_END.split(line) if s.strip()]
+        while open_items and open_items[-1].indent >= indent:
+            open_items.pop()
+        parent = open_items[-1] if open_items else None
+        for part in parts:
+            units.append(Line(hit_number, len(units), indent, part, first_line + offset,
+                              parent.text if parent else "", parent.position if parent else -1))
+        open_items.append(units[-1])
+    return units
 
 
 def line_text(heading_path: str, line: str, parent: str = "") -> str:
