@@ -2,7 +2,8 @@
 
 Relevance is evidence-based: a retrieved chunk is relevant when its text contains any of the
 question's evidence strings, both normalised (NFKC, whitespace and markdown * _ ` removed,
-lower-cased).
+lower-cased). Passages are ranked as `ask` ranks the ones it cites: in hybrid mode the top 5 are
+re-ranked by their best line (search/retrieve.py, `line_evidence`).
 """
 
 from __future__ import annotations
@@ -179,7 +180,7 @@ def _run_one(index, q: Question, mode: str, settings: Settings, answers: bool, r
     query = q.question
     if q.history:  # the turn's own retrieval: the question as the conversation resolves it
         query = follow_conversation(index, q.question, check_history(list(q.history)), settings).query
-    hits = search(index, query, max(settings.k, 10), mode)
+    hits = search(index, query, max(settings.k, 10), mode, line_evidence=True)  # as ask ranks its sources
     seconds = time.perf_counter() - started
     relevance = [is_relevant(h.chunk.text, q.evidence) for h in hits[:10]] if q.evidence else []
     rank = next((i + 1 for i, relevant in enumerate(relevance) if relevant), None)

@@ -8,7 +8,7 @@ from pathlib import Path
 COLUMNS = ("questions", "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10",
            "keyword_accuracy", "refusal_rate", "wrong_refusal_rate", "answer_chars_p50", "retrieval_ms_p50", "answer_ms_p50")
 EXPLANATIONS = {
-    "hit@k": "share of answerable questions with an evidence passage among the top k retrieved",
+    "hit@k": "share of answerable questions with an evidence passage among the top k retrieved (ranked as answers rank their sources)",
     "mrr@10": "mean of 1 / rank of the first evidence passage (0 when it is not in the top 10)",
     "ndcg@10": "ranking quality of all evidence passages in the top 10 (1 = all of them first)",
     "keyword_accuracy": "share of answerable questions whose answer contains every expected keyword (and was not refused)",
