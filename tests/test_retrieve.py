@@ -70,7 +70,7 @@ def test_the_passage_holding_the_answering_line_is_ranked_first(write_notes, has
     overview, handshake = sorted(index.chunks, key=lambda chunk: chunk.line_start)
     question = index.embedder.embed_queries(["three-way handshake: SYN, SYN-ACK, ACK"])[0]
     # The fused ranking put the overview first by a hair; the handshake passage holds the line.
-    reranked = by_best_line(index, [(overview, 0.30), (handshake, 0.29)], question)
+    reranked = by_best_line(index, "three-way handshake", [(overview, 0.30), (handshake, 0.29)], question)
     assert [chunk for chunk, _ in reranked] == [handshake, overview]
     assert reranked[0][1] > 0.29 and reranked[1][1] > 0.30  # both gain a line vote; the order changes
 
@@ -82,6 +82,6 @@ def test_line_evidence_never_reorders_past_the_first_five(write_notes, hash_sett
     build_index(settings)
     index = Index.load(settings.index_dir)
     ranked = [(chunk, 1.0 - i / 10) for i, chunk in enumerate(index.chunks)]
-    reranked = by_best_line(index, ranked, index.embedder.embed_queries(["line 7 about topic 7"])[0])
+    reranked = by_best_line(index, "line 7 about topic 7", ranked, index.embedder.embed_queries(["line 7 about topic 7"])[0])
     assert reranked[LINE_DEPTH:] == ranked[LINE_DEPTH:]
     assert {chunk.id for chunk, _ in reranked[:LINE_DEPTH]} == {chunk.id for chunk, _ in ranked[:LINE_DEPTH]}

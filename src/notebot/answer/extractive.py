@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from ..records import Answer, Hit
-from ..search.lines import Line, line_text, line_vectors, split_lines
+from ..search.lines import Line, line_text, line_vectors, overlap, split_lines, term_weights
 from ..store import Index
 from .refusal import question_names
 
@@ -34,7 +34,6 @@ KEEP_SHARE = 0.5  # a further line is quoted when it scores at least this share 
 # divided by sqrt(the passage's rank); weights measured on the dev set (benchmarks/README.md).
 LEXICAL = 0.5
 SEMANTIC = 0.5
-TRANSLATED = 0.5  # weight of a dictionary translation of a question word, relative to the word itself
 SEMANTIC_BUDGET = 40  # lines embedded per question
 CJK = re.compile(r"[\u3400-\u9fff]")
 CONTENT = re.compile(r"[0-9A-Za-z\u3400-\u9fff]")
@@ -227,7 +226,7 @@ class LineScorer:
         """Each line's score; `by_rank` divides by sqrt(its passage's rank): the question's best
         passages come first, but a part of the question may be answered by any of them."""
         weights = term_weights(question, self.index)
-        lexical = [_overlap(context, weights, self.index) for context in self.contexts]
+        lexical = [overlap(context, weights, self.index) for context in self.contexts]
         top_lexical = max(lexical) or 1.0
         semantic = [0.0] * len(self.lines)
         if query_vector is not None:
@@ -248,7 +247,7 @@ class LineScorer:
 
     def _embed(self, lexical: list[float]) -> list[int]:
         """Indices of the lines with vectors: a budget of them, the top passage's first, then the best
-        by terms. Embedding a line costs ~15 ms on a laptop CPU the first time; the index's cache keeps it."""
+        by terms. Embedding a line costs ~40 ms on 2 cores the first time; the index's cache keeps it."""
         lines = self.lines
         rank = [self.ranks.get(line.hit_number, line.hit_number) for line in lines]
         order = sorted(range(len(lines)), key=lambda i: (rank[i] > 1, -lexical[i], rank[i], i))
@@ -308,24 +307,6 @@ def _children(lines: list[Line], parent: Line, limit: int = 4) -> list[Line]:
         else:
             break
     return children
-
-
-def term_weights(question: str, index: Index) -> dict[str, float]:
-    """IDF of each question token that the corpus knows; the dictionary's translations of the
-    question's words (search/dictionary.py) count TRANSLATED as much as the words themselves."""
-    from ..search.dictionary import translations
-
-    n_docs = max(len(index), 1)
-    own = set(index.tokens(question))
-    translated = set(index.tokens(" ".join(translations(index, question)))) - own
-    frequencies = index.document_frequencies(sorted(own | translated))
-    return {term: (TRANSLATED if term in translated else 1.0) * math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
-            for term, df in frequencies.items()}
-
-
-def _overlap(text: str, weights: dict[str, float], index: Index) -> float:
-    tokens = set(index.tokens(text))
-    return sum(weight for term, weight in weights.items() if term in tokens)
 
 
 class ExtractiveAnswerer:

@@ -1,14 +1,14 @@
-"""Lines of a passage and their vectors: the embedder on single note lines, read with their heading
-context.
+"""Lines of a passage, their term overlap with a question, and their vectors: the embedder on single
+note lines, read with their heading context.
 
-Lines are embedded on demand (only the lines of the few passages a search ranks first and an answer
-draws on) and kept in the index's embedding cache, keyed like chunks by embedder + text, so a line
-is embedded once per index folder. Measured against embedding every line at index time in
-benchmarks/README.md.
+Lines are embedded on demand (only lines of the few passages an answer ranks and draws on) and kept
+in the index's embedding cache, keyed like chunks by embedder + text, so a line is embedded once per
+index folder. Measured against embedding every line at index time in benchmarks/README.md.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -18,11 +18,13 @@ import numpy as np
 
 from ..store import Index
 from ..store.cache import EmbeddingCache, cache_key
+from .dictionary import translations
 
 CACHE_FILE = "embed-cache.sqlite"
 MAX_LINE_CHARS = 320
 SENTENCE_END = re.compile(r"(?<=[。；！？])")
 LEADING_MARK = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s+")
+TRANSLATED = 0.5  # weight of a dictionary translation of a question word, relative to the word itself
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,22 @@ def split_lines(text: str, hit_number: int = 1, first_line: int = 1) -> list[Lin
                               parent.text if parent else "", parent.position if parent else -1))
         open_items.append(units[-1])
     return units
+
+
+def term_weights(question: str, index: Index) -> dict[str, float]:
+    """IDF of each question token that the corpus knows; the dictionary's translations of the
+    question's words (search/dictionary.py) count TRANSLATED as much as the words themselves."""
+    n_docs = max(len(index), 1)
+    own = set(index.tokens(question))
+    translated = set(index.tokens(" ".join(translations(index, question)))) - own
+    frequencies = index.document_frequencies(sorted(own | translated))
+    return {term: (TRANSLATED if term in translated else 1.0) * math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
+            for term, df in frequencies.items()}
+
+
+def overlap(text: str, weights: dict[str, float], index: Index) -> float:
+    tokens = set(index.tokens(text))
+    return sum(weight for term, weight in weights.items() if term in tokens)
 
 
 def line_text(heading_path: str, line: str, parent: str = "") -> str:

@@ -10,7 +10,7 @@ from ..errors import NotebotError
 from ..records import Chunk, Hit
 from ..settings import MODES
 from ..store import Index, Scored
-from .lines import line_text, line_vectors, split_lines
+from .lines import line_text, line_vectors, overlap, split_lines, term_weights
 from .notes import VaultEvidence, vault_evidence
 
 MAX_QUERY_CHARS = 2000  # e5 reads 512 tokens; the rest of a pasted essay only adds noise
@@ -29,11 +29,13 @@ GLOSSARY_WEIGHT = 0.5
 # cosine with the question (the line read with its heading path, search/lines.py), and that ranking
 # joins the fusion at the weight of a chunk ranking: in a long note the passages all look alike as
 # 600-character wholes, but only one holds the line that answers. Measured on the whole vault:
-# dev-wide Hit@1 0.518 -> 0.661, dev 0.800 -> 0.850; corpus/ alone 0.900 -> 0.925. A new question's
-# lines cost ~0.2 s to embed on 2 cores (the answer embeds most of them anyway), so plain search
-# leaves it off and stays instant (benchmarks/README.md, "Line evidence").
+# dev-wide Hit@1 0.518 -> 0.661, dev 0.800 -> 0.850; corpus/ alone 0.900 -> 0.925. Embedding a
+# line costs ~40 ms on 2 cores the first time, so only each passage's 5 lines richest in the
+# question's terms are embedded (4 to 10 measured alike; every line: twice the lines, no better),
+# and plain search leaves it off and stays instant (benchmarks/README.md, "Line evidence").
 LINE_DEPTH = 5
 LINE_WEIGHT = 1.0
+LINES_PER_PASSAGE = 5
 
 
 class Retriever(Protocol):
@@ -58,7 +60,7 @@ def search(index: Index, query: str, k: int = 5, mode: str = "hybrid", query_vec
         query_vector = embed_query(index, query)  # once, for the chunks and their lines
     ranked = RETRIEVERS[mode](index, query, max(k, CANDIDATES), query_vector)
     if by_lines:
-        ranked = by_best_line(index, ranked, query_vector)
+        ranked = by_best_line(index, query, ranked, query_vector)
     return [Hit(chunk, float(score), rank) for rank, (chunk, score) in enumerate(ranked[:k], start=1)]
 
 
@@ -126,16 +128,19 @@ def hybrid(index: Index, query: str, n: int, query_vector: np.ndarray | None = N
     return [(chunk, fused[chunk.id]) for chunk in ranked[:depth] if fused[chunk.id] > 0]
 
 
-def by_best_line(index: Index, ranked: Scored, query_vector: np.ndarray) -> Scored:
+def by_best_line(index: Index, query: str, ranked: Scored, query_vector: np.ndarray) -> Scored:
     """The first LINE_DEPTH results re-fused with their rank by best line cosine; the rest unchanged
-    (each result only gains, so the head stays above the tail). A passage without a quotable line
-    (all code, say) ranks last by lines."""
+    (each result only gains, so the head stays above the tail). Of each passage the LINES_PER_PASSAGE
+    lines sharing most of the question's terms are embedded (ties: the first lines); a passage
+    without a quotable line (all code, say) ranks last by lines."""
     head = ranked[:LINE_DEPTH]
+    weights = term_weights(query, index)
     texts, owners = [], []
     for position, (chunk, _) in enumerate(head):
-        for line in split_lines(chunk.text):
-            texts.append(line_text(chunk.heading_path, line.text, line.parent))
-            owners.append(position)
+        lines = [line_text(chunk.heading_path, line.text, line.parent) for line in split_lines(chunk.text)]
+        by_terms = sorted(range(len(lines)), key=lambda i: -overlap(lines[i], weights, index))[:LINES_PER_PASSAGE]
+        texts += [lines[i] for i in sorted(by_terms)]
+        owners += [position] * len(by_terms)
     if not texts:
         return ranked
     best = np.full(len(head), -np.inf)
