@@ -1,4 +1,5 @@
-"""Retrieval modes over an Index: BM25, vectors, and their fusion by reciprocal rank with note-level evidence."""
+"""Retrieval modes over an Index: BM25, vectors, and their fusion by reciprocal rank (with note-level
+evidence, and for answers line evidence: each top passage's best line)."""
 
 from __future__ import annotations
 
