@@ -4,6 +4,7 @@ from notebot.errors import NotebotError
 from notebot.store.build import build_index
 from notebot.store.local import LocalIndex as Index
 from notebot.search import search
+from notebot.search.retrieve import LINE_DEPTH, by_best_line
 from notebot.tokenize import tokenize
 
 
@@ -60,8 +61,6 @@ def test_lexical_mode_never_loads_the_embedder(write_notes, hash_settings):
 
 
 def test_the_passage_holding_the_answering_line_is_ranked_first(write_notes, hash_settings):
-    from notebot.search.retrieve import by_best_line
-
     notes = {"tcp.md": "# TCP\n- 可靠传输，面向连接\n- 流量控制与拥塞控制\n"
                        "# Handshake\n- 报文段有序号\n- three-way handshake: SYN, SYN-ACK, ACK\n"}
     settings = hash_settings(write_notes(notes))
@@ -76,8 +75,6 @@ def test_the_passage_holding_the_answering_line_is_ranked_first(write_notes, has
 
 
 def test_line_evidence_never_reorders_past_the_first_five(write_notes, hash_settings):
-    from notebot.search.retrieve import LINE_DEPTH, by_best_line
-
     settings = hash_settings(write_notes({"a.md": "".join(f"# H{i}\n- line {i} about topic {i}\n" for i in range(8))}))
     build_index(settings)
     index = Index.load(settings.index_dir)
