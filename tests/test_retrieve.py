@@ -82,3 +82,22 @@ def test_line_evidence_never_reorders_past_the_first_five(write_notes, hash_sett
     reranked = by_best_line(index, "line 7 about topic 7", ranked, index.embedder.embed_queries(["line 7 about topic 7"])[0])
     assert reranked[LINE_DEPTH:] == ranked[LINE_DEPTH:]
     assert {chunk.id for chunk, _ in reranked[:LINE_DEPTH]} == {chunk.id for chunk, _ in ranked[:LINE_DEPTH]}
+
+
+def test_plain_search_embeds_no_lines_and_answers_rank_by_lines(write_notes, hash_settings):
+    import sqlite3
+
+    notes = {"a.md": "# TCP\n- 可靠传输\n- 流量控制\n# UDP\n- 无连接\n- 头部 8 字节\n"}
+    settings = hash_settings(write_notes(notes))
+    build_index(settings)
+    index = Index.load(settings.index_dir)
+
+    def cached_vectors() -> int:
+        with sqlite3.connect(settings.index_dir / "embed-cache.sqlite") as db:
+            return db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+
+    before = cached_vectors()
+    search(index, "UDP 头部多大", k=2)
+    assert cached_vectors() == before  # `search` stays instant: no line is embedded
+    search(index, "UDP 头部多大", k=2, line_evidence=True)
+    assert cached_vectors() > before  # the lines of the top passages, kept for the next time
