@@ -215,11 +215,11 @@ class LineScorer:
     embedder's cosine on each line read with its heading path and the item it is nested under."""
 
     def __init__(self, lines: list[Line], hits: list[Hit], index: Index, ranks: dict[int, int] | None = None):
-        self.lines, self.hits, self.index = lines, hits, index
+        self.lines, self.index = lines, index
         self.ranks = ranks or {}
-        # Each line is read with its context, so the passage's subject counts for all its lines
-        # alike and the line that adds the asked-for detail stands out.
-        self.contexts = [f"{hits[line.hit_number - 1].chunk.heading_path} {line.parent} {line.text}" for line in lines]
+        # Each line is read with its context — by its terms and by the embedder alike — so the passage's
+        # subject counts for all its lines and the line that adds the asked-for detail stands out.
+        self.contexts = [line_text(hits[line.hit_number - 1].chunk.heading_path, line.text, line.parent) for line in lines]
         self.vectors: dict[int, object] = {}
 
     def scores(self, question: str, query_vector=None, by_rank: bool = True) -> list[float]:
@@ -254,8 +254,7 @@ class LineScorer:
         embedded = order[:SEMANTIC_BUDGET]
         todo = [i for i in embedded if i not in self.vectors]
         if todo:
-            texts = [line_text(self.hits[lines[i].hit_number - 1].chunk.heading_path, lines[i].text, lines[i].parent) for i in todo]
-            self.vectors.update(zip(todo, line_vectors(self.index, texts)))
+            self.vectors.update(zip(todo, line_vectors(self.index, [self.contexts[i] for i in todo])))
         return embedded
 
 

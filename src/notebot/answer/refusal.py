@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..records import Hit
+from ..search.dictionary import translations
 from ..store import Index
 from ..tokenize import normalize, tokenize
 
@@ -153,8 +154,6 @@ def _with_translations(slot: Slot, index: Index) -> Slot:
     for it: "unstable" by 不稳定, when the notes use that word."""
     if slot.name or CJK.search(slot.text):
         return slot
-    from ..search.dictionary import translations
-
     extra = [token for word in translations(index, slot.text) for token in tokenize(word)]
     return Slot(slot.text, tuple(dict.fromkeys(slot.candidates + tuple(extra))), slot.name) if extra else slot
 
