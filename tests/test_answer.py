@@ -8,9 +8,10 @@ import pytest
 
 from notebot.answer import ask, detect_lang, resolve_follow_up
 from notebot.answer.ask import check_history
-from notebot.answer.extractive import question_kind
+from notebot.answer.extractive import asked_unit, question_kind
 from notebot.search.lines import split_lines
-from notebot.answer.refusal import question_names, question_slots, refusal_reason
+from notebot.answer.refusal import gather_evidence, question_names, question_slots, refusal_reason
+from notebot.records import Hit
 from notebot.errors import NotebotError
 from notebot.settings import Settings
 
@@ -148,6 +149,27 @@ def test_history_must_be_a_list_of_questions_and_only_recent_turns_count():
 def test_question_slots_read_chinese_through_bigrams_and_skip_question_words():
     assert [slot.text for slot in question_slots("怎么做红烧肉？")] == ["做", "红", "烧", "肉"]
     assert [slot.text for slot in question_slots("What is the retention of Kinesis?")] == ["retention", "kinesis"]
+
+
+def test_question_slots_leave_out_the_characters_of_question_words_and_the_notes():
+    slots = question_slots("笔记里提到的 Firehose 缓冲时间最长可以设成多少秒？")
+    assert [slot.text for slot in slots] == ["firehose", "缓", "冲", "时", "间", "设", "成"]
+    assert question_slots("According to the note, what is the first principle of finance?")[0].text == "first"
+
+
+def test_chinese_word_is_covered_by_the_english_word_the_notes_use(real_index):
+    firehose = next(chunk for chunk in real_index.chunks if "buffer interval" in chunk.text)
+    evidence = gather_evidence("Firehose 的缓冲时间最长可以设成多少秒？", [Hit(firehose, 1.0, 1)], real_index, None)
+    assert "缓" not in evidence.missing_terms and "冲" not in evidence.missing_terms  # 缓冲 = buffer
+    assert "缓" not in evidence.unknown_terms
+
+
+def test_number_question_quotes_the_line_in_the_unit_it_asks_for(real_index):
+    answer = ask(real_index, "SQS 的消息最多保留几天？", SETTINGS)
+    assert not answer.refused
+    assert "14天" in answer.text and "1年" not in answer.text, answer.text  # not the retention of Kinesis beside it
+    assert asked_unit("How many days does SQS keep a message?").search("最长存留14天")
+    assert not asked_unit("SQS 的消息最多保留几天？").search("message的最大size是*256kb*")
 
 
 def test_question_kinds():

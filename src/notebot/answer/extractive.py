@@ -3,8 +3,9 @@
 No model writes anything here: each line of the top passages is scored by IDF-weighted term
 overlap (the question's words, and at half weight their dictionary translations) fused with the
 embedder's cosine (the line read with its heading path and the list item it sits under,
-search/lines.py), and by the question's kind (a number question wants a number with a unit, a
-comparison a line on each side, a two-part question a line for each part). The best lines are
+search/lines.py), and by the question's kind (a number question wants a number with a unit — the
+unit it asks for when it names one: "几天" days, "多大" bytes —, a comparison a line on each side, a
+two-part question a line for each part). The best lines are
 quoted whole, best first, so a number or term is never cut. A chosen list head brings its items
 along — notes put the answer to "which styles…?" under a line like "Distribution Styles：" — also
 when the chunker split the list from its head or its last items.
@@ -29,6 +30,7 @@ MAX_CHILDREN = 4
 LEAD_CHILDREN = 6  # the best line's own list is quoted whole up to here: it is the answer
 ANSWER_BUDGET = 150  # characters quoted before a further chosen line is left out (lines are never cut)
 SOURCE_CHUNKS = 5
+ASKED_UNIT_FACTOR = 1.5  # a number question's line in the asked unit, against 1.3 for any number (probes: benchmarks/README.md)
 KEEP_SHARE = 0.5  # a further line is quoted when it scores at least this share of the best one
 # Line score = LEXICAL × (IDF overlap / best overlap) + SEMANTIC × (cosine rescaled over the candidates),
 # divided by sqrt(the passage's rank); weights measured on the dev set (benchmarks/README.md).
@@ -42,14 +44,41 @@ MIN_PART_CHARS = 4
 # A follow-up leans on what came before (the previous turn, or the previous part of one question):
 # pronouns, or a bare "and …?" / "那…呢？".
 FOLLOW_UP = re.compile(r"^(?:那|那么|还有|and\b|what about\b|how about\b)|它|它们|其|这个|那个|该服务|呢[？?]?$|\b(?:it|its|they|their|them|this|that one)\b", re.I)
-NUMBER_QUESTION = re.compile(r"多少|多大|多久|多长|几个|几种|几倍|几份|how (?:much|many|long|big|large|fast)|what (?:size|limit)|max(?:imum)?\b|最大|最小|最多|最长|上限", re.I)
+NUMBER_QUESTION = re.compile(r"多少|多大|多久|多长|几个|几种|几倍|几份|几[天日秒年次]|几分钟|几个?小时|how (?:much|many|long|big|large|fast|often|quickly)|what (?:size|limit)|max(?:imum)?\b|最大|最小|最多|最长|上限", re.I)
 NUMBER_WITH_UNIT = re.compile(r"\d[\d.,]*\s*(?:[a-z%]{1,5}\b|[秒分时天周月年倍个次万亿kmgt%])", re.I)
+NUMERAL = r"(?:\d[\d.,]*|[一二两三四五六七八九十百千万]+)\**\s*"
+TIME_UNITS = r"(?:毫秒|秒|分钟|小时|天|日|周|个月|月|年|ms\b|s\b|sec|mins?\b|minutes?|h\b|hours?|days?|weeks?|months?|years?)"
+ASKED_UNITS = [  # what a number question asks for -> the unit its answer is stated in; the first match counts
+    (re.compile(r"几天|多少天|几日|多少日|how many days", re.I), re.compile(NUMERAL + r"(?:天|日|days?)", re.I)),
+    (re.compile(r"几秒|多少秒|多少毫秒|how many (?:milli)?seconds", re.I), re.compile(NUMERAL + r"(?:毫秒|秒|ms\b|s\b|sec)", re.I)),
+    (re.compile(r"多少分钟|几分钟|how many minutes", re.I), re.compile(NUMERAL + r"(?:分钟|mins?\b|minutes?)", re.I)),
+    (re.compile(r"几个?小时|多少小时|how many hours", re.I), re.compile(NUMERAL + r"(?:小时|h\b|hours?)", re.I)),
+    (re.compile(r"多久|多长时间|how long|how often|how quickly", re.I), re.compile(NUMERAL + TIME_UNITS, re.I)),
+    (re.compile(r"多大|大小|容量|how (?:large|big)|\bsize\b|\b[KMGT]B\b", re.I), re.compile(NUMERAL + r"(?:[KMGTP]i?B\b|bytes?|字节)", re.I)),
+    (re.compile(r"百分之|多少%|percent", re.I), re.compile(r"\d[\d.,]*\s*%|百分之|percent", re.I)),
+    # A count is written in digits: Chinese numerals are as often words ("两个", "一个" = "a").
+    (re.compile(r"几个|多少个|几份|几次|几倍|how many|how much", re.I), re.compile(r"\d")),
+]
 LIST_QUESTION = re.compile(r"哪些|哪几|有几种|which (?:\w+ )*(?:are|can|does)|what (?:\w+ )*(?:are|kinds|types)|list\b", re.I)
 COMPARISON_QUESTION = re.compile(r"区别|差别|不同|差在|对比|相比|比较|分别|各自|respectively|\bvs\.?\b|versus|differ|difference|compare|compared", re.I)
 LEADS = {
     "zh": "根据你的笔记：",
     "en": "From your notes (quoted as written):",
 }
+
+
+def asked_unit(question: str) -> re.Pattern | None:
+    """How the answer to a number question is written: "几天" wants a number of days."""
+    return next((unit for asks, unit in ASKED_UNITS if asks.search(question)), None)
+
+
+def number_factor(text: str, unit: re.Pattern | None) -> float:
+    """A number question wants a line stating a number, in the unit it asks for when it names one."""
+    if unit is not None and unit.search(text):
+        return ASKED_UNIT_FACTOR
+    if NUMBER_WITH_UNIT.search(text):
+        return 1.3 if unit is None else 1.0
+    return 0.8
 
 
 def question_kind(question: str) -> str:
@@ -236,12 +265,13 @@ class LineScorer:
             for i, cosine in zip(embedded, cosines):
                 semantic[i] = (cosine - low) / (high - low) if high > low else 0.0
         wants_number = NUMBER_QUESTION.search(question)
+        unit = asked_unit(question) if wants_number else None
         scores = []
         for line, lex, sem in zip(self.lines, lexical, semantic):
             rank = self.ranks.get(line.hit_number, line.hit_number) if by_rank else 1
             score = (LEXICAL * lex / top_lexical + SEMANTIC * sem) / math.sqrt(rank)
             if wants_number:
-                score *= 1.3 if NUMBER_WITH_UNIT.search(line.text) else 0.8
+                score *= number_factor(line.text, unit)
             scores.append(score)
         return scores
 

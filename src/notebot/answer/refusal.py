@@ -2,7 +2,9 @@
 
 The question is cut into content slots: each Latin word (also matched through the Chinese words
 the dictionary gives for it, search/dictionary.py), and each Chinese character (matched through
-the character bigrams it is part of, the way the lexical index reads Chinese). Every slot is
+the character bigrams it is part of, the way the lexical index reads Chinese, and through the
+English words the notes use for the dictionary words it is part of: 缓冲 by "buffer"). Words that
+only shape the question ("多少", "what", "according to the note") are no slots. Every slot is
 weighted by its IDF in the notes. Then:
 
 - `unknown`: the weighted share of slots that occur nowhere in the notes ("红烧肉", "SnapStart");
@@ -29,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..records import Hit
-from ..search.dictionary import translations
+from ..search.dictionary import english_words, translations
 from ..store import Index
 from ..tokenize import normalize, tokenize
 
@@ -53,7 +55,8 @@ GRAMMAR_CHARS = frozenset("的了吗呢吧啊么什怎哪几呀嘛")  # never pa
 FUNCTION_CHARS = GRAMMAR_CHARS | frozenset("是在有和与或及这那它其请给把被让对从到为会要能用个一来去就都也还里上下些")
 QUESTION_BIGRAMS = frozenset(
     "多少 如何 为何 是否 可以 能否 需要 应该 一个 一下 有没 没有 不是 多大 多久 多长 一般 大概 通常 "
-    "主要 比较 还是 要求 什么 怎么 哪些 哪个 哪里 为什 区别 有什 么区 用来 用于 的是 一共 最多 最长 最大 最小 最少 多高 多快 大多 几个 几种".split()
+    "主要 比较 还是 要求 什么 怎么 哪些 哪个 哪里 为什 区别 有什 么区 用来 用于 的是 一共 最多 最长 最大 最小 最少 多高 多快 大多 几个 几种 "
+    "笔记 提到 根据 按照".split()  # the question speaking of the notes themselves ("笔记里提到…")
 )
 QUESTION_WORDS = frozenset(
     "a an and are as at be by can could do does did for from how i in is it its of on or that the this to "
@@ -61,7 +64,8 @@ QUESTION_WORDS = frozenset(
     "should shall may might must has have had was were been being there here than then so if not no yes "
     "about into over under between both each any some all more most much many long big large small "
     "make sure get got use used using need needs want work works way ways thing things kind kinds "
-    "typical typically usually really also just only very please tell explain mean means".split()
+    "typical typically usually really also just only very please tell explain mean means "
+    "note notes according mention mentions mentioned say says said".split()  # "according to the note, …"
 )
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]*")
 SENTENCE_START = re.compile(r"(?:^|[.?!。？！]\s*)$")
@@ -82,6 +86,7 @@ class Slot:
     text: str
     candidates: tuple[str, ...]
     name: bool = False  # a Latin term written like a name (or any Latin term in a Chinese question)
+    words: tuple[str, ...] = ()  # a Chinese character: the 2–4-character spans of the question around it
 
 
 @dataclass(frozen=True)
@@ -138,23 +143,32 @@ def question_names(question: str) -> list[str]:
 def _cjk_slots(run: str) -> list[Slot]:
     if len(run) == 1:
         return [] if run in FUNCTION_CHARS else [Slot(run, (run,))]
+    # The characters of a question word ("多少", "笔记") are no content, nor are the bigrams they
+    # form with a neighbour ("设成多少秒": not 成多, 少秒).
+    asking = {k for j in range(len(run) - 1) if run[j : j + 2] in QUESTION_BIGRAMS for k in (j, j + 1)}
     slots = []
     for i, char in enumerate(run):
-        if char in FUNCTION_CHARS:
+        if char in FUNCTION_CHARS or i in asking:
             continue
-        grams = [run[j : j + 2] for j in (i - 1, i) if 0 <= j and j + 2 <= len(run)]
-        grams = [g for g in grams if g not in QUESTION_BIGRAMS and not set(g) & GRAMMAR_CHARS and not set(g) <= FUNCTION_CHARS]
+        grams = [run[j : j + 2] for j in (i - 1, i) if 0 <= j and j + 2 <= len(run) and not {j, j + 1} & asking]
+        grams = [g for g in grams if not set(g) & GRAMMAR_CHARS and not set(g) <= FUNCTION_CHARS]
         if grams:
-            slots.append(Slot(char, tuple(grams)))
+            spans = (run[a:b] for a in range(max(0, i - 3), i + 1) for b in range(max(a + 2, i + 1), min(a + 4, len(run)) + 1))
+            words = tuple(w for w in spans if w not in QUESTION_BIGRAMS and not set(w) & GRAMMAR_CHARS)
+            slots.append(Slot(char, tuple(grams), words=words))
     return slots
 
 
 def _with_translations(slot: Slot, index: Index) -> Slot:
     """An English word (not a name) also counts as covered by the Chinese words the dictionary gives
-    for it: "unstable" by 不稳定, when the notes use that word."""
-    if slot.name or CJK.search(slot.text):
+    for it: "unstable" by 不稳定, when the notes use that word; a Chinese character by the English
+    words of the dictionary words it is part of: 缓 and 冲 of 缓冲 by "buffer"."""
+    if slot.name:
         return slot
-    extra = [token for word in translations(index, slot.text) for token in tokenize(word)]
+    if CJK.search(slot.text):
+        extra = [token for word in slot.words for sense in english_words(index, word) for token in tokenize(sense)]
+    else:
+        extra = [token for word in translations(index, slot.text) for token in tokenize(word)]
     return Slot(slot.text, tuple(dict.fromkeys(slot.candidates + tuple(extra))), slot.name) if extra else slot
 
 

@@ -153,9 +153,19 @@ def _parse() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
 
 def translations(index, query: str) -> list[str]:
     """The dictionary's translations of the query's words that occur in this index's notes."""
+    return load_dictionary().translate(query, _chunks_holding(index))
+
+
+def english_words(index, chinese_word: str) -> list[str]:
+    """The English senses of one Chinese word that this index's notes use, the most used first."""
+    senses = [sense for sense in load_dictionary().english_for(chinese_word) if sense not in VAGUE]
+    return _best(senses, _chunks_holding(index))
+
+
+def _chunks_holding(index) -> Callable[[str], int]:
     def used(term: str) -> int:
         tokens = sorted(set(index.tokens(term)))
         frequencies = index.document_frequencies(tokens) if tokens else {}
         return min((frequencies.get(token, 0) for token in tokens), default=0)
 
-    return load_dictionary().translate(query, used)
+    return used
