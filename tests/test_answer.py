@@ -162,6 +162,9 @@ def test_chinese_word_is_covered_by_the_english_word_the_notes_use(real_index):
     evidence = gather_evidence("Firehose 的缓冲时间最长可以设成多少秒？", [Hit(firehose, 1.0, 1)], real_index, None)
     assert "缓" not in evidence.missing_terms and "冲" not in evidence.missing_terms  # 缓冲 = buffer
     assert "缓" not in evidence.unknown_terms
+    spark = next(chunk for chunk in real_index.chunks if "Spark" in chunk.text)
+    mars = gather_evidence("火星上的奥林匹斯山有多高？", [Hit(spark, 1.0, 1)], real_index, None)
+    assert "火" in mars.unknown_terms, "火星 is Mars first; its later sense 'spark' is not what the question means"
 
 
 def test_number_question_quotes_the_line_in_the_unit_it_asks_for(real_index):

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..records import Hit
-from ..search.dictionary import english_words, translations
+from ..search.dictionary import primary_english, translations
 from ..store import Index
 from ..tokenize import normalize, tokenize
 
@@ -166,7 +166,7 @@ def _with_translations(slot: Slot, index: Index) -> Slot:
     if slot.name:
         return slot
     if CJK.search(slot.text):
-        extra = [token for word in slot.words for sense in english_words(index, word) for token in tokenize(sense)]
+        extra = [token for word in slot.words for sense in primary_english(index, word) for token in tokenize(sense)]
     else:
         extra = [token for word in translations(index, slot.text) for token in tokenize(word)]
     return Slot(slot.text, tuple(dict.fromkeys(slot.candidates + tuple(extra))), slot.name) if extra else slot

@@ -156,9 +156,10 @@ def translations(index, query: str) -> list[str]:
     return load_dictionary().translate(query, _chunks_holding(index))
 
 
-def english_words(index, chinese_word: str) -> list[str]:
-    """The English senses of one Chinese word that this index's notes use, the most used first."""
-    senses = [sense for sense in load_dictionary().english_for(chinese_word) if sense not in VAGUE]
+def primary_english(index, chinese_word: str) -> list[str]:
+    """The first English sense of a Chinese word, if this index's notes use it. Only the first: a
+    later sense may be one the notes use for something else (火星 is "Mars", then "spark")."""
+    senses = [sense for sense in load_dictionary().english_for(chinese_word)[:1] if sense not in VAGUE]
     return _best(senses, _chunks_holding(index))
 
 
