@@ -167,6 +167,15 @@ def test_chinese_word_is_covered_by_the_english_word_the_notes_use(real_index):
     assert "火" in mars.unknown_terms, "火星 is Mars first; its later sense 'spark' is not what the question means"
 
 
+def test_question_asking_for_a_default_needs_a_line_that_states_one(real_index):
+    sqs = next(chunk for chunk in real_index.chunks if "最长存留14天" in chunk.text)
+    dax = next(chunk for chunk in real_index.chunks if "默认5分钟的TTL" in chunk.text)
+    reason = refusal_reason("SQS 的消息默认保留几天？", [Hit(sqs, 1.0, 1)], None)
+    assert reason == "the question asks for a default and the closest passages state none"
+    assert refusal_reason("What is the default TTL of the DAX cache?", [Hit(dax, 1.0, 1)], None) is None
+    assert refusal_reason("SQS 的消息最多保留几天？", [Hit(sqs, 1.0, 1)], None) is None
+
+
 def test_number_question_quotes_the_line_in_the_unit_it_asks_for(real_index):
     answer = ask(real_index, "SQS 的消息最多保留几天？", SETTINGS)
     assert not answer.refused

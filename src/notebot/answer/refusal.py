@@ -16,8 +16,9 @@ weighted by its IDF in the notes. Then:
   unrelated question reaches in that script.
 
 `refusal_reason()` refuses when a logistic score of coverage, names_missing and cosine_margin falls
-under zero (`unknown` and `line_coverage` name the reason and are printed by the benchmark), or when the
-question asks for a price/duration and the passages state none. The coefficients are fitted by
+under zero (`unknown` and `line_coverage` name the reason and are printed by the benchmark), when the
+question asks for a price/duration and the passages state none, or when it asks for a default and no
+line of them states one. The coefficients are fitted by
 `benchmarks/refusal.py` (which prints the trade-off table) and rounded; see benchmarks/README.md.
 """
 
@@ -76,6 +77,12 @@ UNIT_CHECKS = [
     ("duration", re.compile(r"多少秒|多少毫秒|多少分钟|多少小时|多少天|多久|延迟.*多少|多少.*延迟|latency|how long|how many (?:seconds|minutes|hours|days)", re.I),
      re.compile(r"\d[\d.,]*\s*(?:秒|毫秒|分钟|小时|天|周|年|ms\b|s\b|sec|min|hours?|days?|weeks?|years?)", re.I)),
 ]
+
+# A question asking for a default ("默认是多少秒？") is answered by a line stating one — with a number
+# when it asks for one — not by the subject's other numbers.
+ASKS_DEFAULT = re.compile(r"默认|缺省|\bdefault", re.I)
+STATES_DEFAULT = re.compile(r"默认|缺省|\bdefault", re.I)
+ASKS_NUMBER = re.compile(r"多少|几|多大|多久|多长|how (?:many|much|long|large|big)|\bmax(?:imum)?\b|\bmin(?:imum)?\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -274,7 +281,14 @@ def refusal_reason(question: str, hits: Sequence[Hit], evidence: Evidence | None
     for kind, asks, answers in UNIT_CHECKS:
         if asks.search(question) and not answers.search(text):
             return f"the question asks for a {kind} and the closest passages state none"
+    if ASKS_DEFAULT.search(question) and not _states_default(hits[:TOP_PASSAGES], number=bool(ASKS_NUMBER.search(question))):
+        return "the question asks for a default and the closest passages state none"
     return None
+
+
+def _states_default(hits: Sequence[Hit], number: bool) -> bool:
+    lines = (line for hit in hits for line in hit.chunk.text.splitlines())
+    return any(STATES_DEFAULT.search(line) and (not number or re.search(r"\d", line)) for line in lines)
 
 
 def _listing(terms: Sequence[str], question: str) -> str:
