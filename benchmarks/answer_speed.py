@@ -2,11 +2,14 @@
 
     python benchmarks/answer_speed.py --index-dir benchmarks/out/index [--questions ../shared/eval/dev.jsonl]
 
-Works on a copy of the index whose embedding cache holds the chunk vectors only (no line vectors):
+Works on copies of the index whose embedding cache holds the chunk vectors only (no line vectors):
 - ask, first time (lines of the top passages embedded on demand, then cached), p50 / p95;
-- ask again (line vectors from the cache), p50 / p95 — the "index loaded" latency;
+- ask again (line vectors from the cache), p50 / p95;
 - a cold `notebot ask` process (median of 5, line vectors cached);
-- index time: embedding every quotable line of every chunk, as an index-time step would.
+- index time: embedding every quotable line of every chunk, as an index-time step would;
+- warmed, as `notebot serve` / `watch` / `mcp` leave an index once idle (search/lines.py
+  warm_line_cache): the time to warm it, then questions never asked before (p50 / p95, and cold
+  `notebot ask` processes), and questions asked while the warming runs at background priority.
 """
 
 from __future__ import annotations
@@ -88,8 +91,66 @@ def main() -> None:
     results["index_time_lines"] = len(lines)
     results["index_time_all_lines_s_estimate"] = round(per_line * len(lines), 1)
     results["embed_ms_per_line"] = round(per_line * 1000, 1)
+    results |= warmed(args.index_dir, work, questions)
     print(json.dumps(results, indent=2))
     shutil.rmtree(work)
+
+
+def timed_asks(index, settings, questions: list[str]) -> list[float]:
+    from notebot.answer import ask
+
+    times = []
+    for question in questions:
+        started = time.perf_counter()
+        ask(index, question, settings)
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def warmed(index_dir: Path, work: Path, questions: list[str]) -> dict:
+    import threading
+
+    from notebot.apps.watch import _background_priority
+    from notebot.search.lines import warm_line_cache
+    from notebot.settings import Settings
+    from notebot.store.local import LocalIndex
+
+    results = {}
+    # Questions asked while a background thread warms the cache (as the apps' keeper does).
+    (work / "during").mkdir()
+    during = chunk_only_copy(index_dir, work / "during")
+    index, settings = LocalIndex.load(during), Settings.load(environ={}, index_dir=during)
+    index.embedder.embed_queries(["warm up"])
+    done = threading.Event()
+
+    def warm() -> None:
+        _background_priority()
+        warm_line_cache(index, should_stop=done.is_set)
+
+    thread = threading.Thread(target=warm, daemon=True)
+    thread.start()
+    time.sleep(1.0)
+    times = timed_asks(index, settings, questions)
+    done.set()
+    thread.join()
+    results["asked_while_warming_ms_p50"], results["asked_while_warming_ms_p95"] = round(statistics.median(times), 1), round(p95(times), 1)
+    # A warmed index: questions it never saw.
+    (work / "warm").mkdir()
+    copy = chunk_only_copy(index_dir, work / "warm")
+    index, settings = LocalIndex.load(copy), Settings.load(environ={}, index_dir=copy)
+    index.embedder.embed_queries(["warm up"])
+    started = time.perf_counter()
+    results["warm_lines_embedded"] = warm_line_cache(index, should_stop=lambda: False)
+    results["warm_s"] = round(time.perf_counter() - started, 1)
+    times = timed_asks(index, settings, questions[5:])
+    results["warmed_new_question_ms_p50"], results["warmed_new_question_ms_p95"] = round(statistics.median(times), 1), round(p95(times), 1)
+    cold = []
+    for question in questions[:5]:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "notebot", "ask", question, "--index-dir", str(copy)], check=True, capture_output=True)
+        cold.append(time.perf_counter() - started)
+    results["warmed_cold_ask_new_question_s_median"] = round(statistics.median(cold), 2)
+    return results
 
 
 if __name__ == "__main__":

@@ -101,3 +101,26 @@ def test_plain_search_embeds_no_lines_and_answers_rank_by_lines(write_notes, has
     assert cached_vectors() == before  # `search` stays instant: no line is embedded
     search(index, "UDP 头部多大", k=2, line_evidence=True)
     assert cached_vectors() > before  # the lines of the top passages, kept for the next time
+
+
+def test_warming_embeds_every_line_once_and_then_answers_embed_nothing(write_notes, hash_settings):
+    import sqlite3
+
+    from notebot.search.lines import warm_line_cache
+
+    notes = {"a.md": "# TCP\n- 可靠传输\n- 流量控制\n# UDP\n- 无连接\n- 头部 8 字节\n", "b.md": "# DNS\n- 域名解析\n"}
+    settings = hash_settings(write_notes(notes))
+    build_index(settings)
+    index = Index.load(settings.index_dir)
+
+    def cached_vectors() -> int:
+        with sqlite3.connect(settings.index_dir / "embed-cache.sqlite") as db:
+            return db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+
+    assert warm_line_cache(index, should_stop=lambda: True) is None  # asked to stop before the first batch
+    before = cached_vectors()
+    assert warm_line_cache(index, should_stop=lambda: False, batch=2, pause=0) == 5
+    assert cached_vectors() == before + 5
+    assert warm_line_cache(index, should_stop=lambda: False) == 0
+    search(index, "UDP 头部多大", k=2, line_evidence=True)
+    assert cached_vectors() == before + 5  # every line an answer reads was already there

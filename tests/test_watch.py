@@ -167,3 +167,18 @@ def test_notebot_watch_command_indexes_follows_changes_and_stops_cleanly(write_n
     assert watcher.returncode == 0 and out == ""
     assert lines[0].startswith("indexed 2 files, 2 chunks for keyword search")
     assert any(line.startswith("stopping") for line in lines) and not any("Traceback" in line for line in lines), lines
+
+
+def test_a_served_index_gets_its_lines_embedded_once_nothing_else_is_to_do(watched):
+    import sqlite3
+
+    app, corpus = watched
+    wait_for(lambda: app.keeper.lines_warm)
+    with sqlite3.connect(app.settings.index_dir / "embed-cache.sqlite") as db:
+        cached = db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+    assert cached == 2 + 3  # two notes of one chunk each, three quotable lines
+    (corpus / "gcp.md").write_text("# BigQuery\n- 列式数据仓库\n- 支持 BI Engine\n", encoding="utf-8")
+    wait_for(lambda: "gcp.md" in files_found(app, "BI Engine"))
+    wait_for(lambda: app.keeper.lines_warm)
+    with sqlite3.connect(app.settings.index_dir / "embed-cache.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] > cached  # the edited note's lines too

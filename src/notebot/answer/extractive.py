@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from ..records import Answer, Hit
-from ..search.lines import Line, line_text, line_vectors, overlap, split_lines, term_weights
+from ..search.lines import Line, line_text, line_vectors, list_head_before, orphaned_items, overlap, split_lines, term_weights
 from ..store import Index
 from .refusal import question_names
 
@@ -171,24 +171,15 @@ def _lead_in(index: Index, hits: list[Hit], by_hit: dict[int, list[Line]], ranks
     the list's head and its first items, from the chunk before, join as an extra source ranked as
     hit n, and the orphaned items learn their head. Returns the lines that joined."""
     lines = by_hit[n]
-    if not lines or lines[0].indent == 0 or lines[0].parent_position >= 0:
-        return []
-    before = index.previous_chunk(hits[n - 1].chunk)
-    if before is None:
-        return []
     m = len(hits) + 1
-    earlier = split_lines(before.text, m, before.line_start)
-    heads = [line for line in earlier if line.indent < lines[0].indent]
-    if not heads:
+    found = list_head_before(index, hits[n - 1].chunk, lines, hit_number=m)
+    if found is None:
         return []
-    head = heads[-1]
+    before, earlier, head = found
     hits.append(Hit(before, hits[n - 1].score, m))
     by_hit[m], ranks[m] = earlier, ranks[n]
-    for i, line in enumerate(lines):
-        if line.indent <= head.indent:
-            break  # the list stepped out
-        if line.parent_position < 0:
-            lines[i] = replace(line, parent=head.text, parent_hit=m, parent_position=head.position)
+    for i in orphaned_items(lines, head):
+        lines[i] = replace(lines[i], parent=head.text, parent_hit=m, parent_position=head.position)
     return earlier[head.position :]
 
 

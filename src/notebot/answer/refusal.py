@@ -82,6 +82,7 @@ UNIT_CHECKS = [
 # when it asks for one — not by the subject's other numbers.
 ASKS_DEFAULT = re.compile(r"默认|缺省|\bdefault", re.I)
 STATES_DEFAULT = re.compile(r"默认|缺省|\bdefault", re.I)
+CLAUSE_END = re.compile(r"[？?；;。]")
 ASKS_NUMBER = re.compile(r"多少|几|多大|多久|多长|how (?:many|much|long|large|big)|\bmax(?:imum)?\b|\bmin(?:imum)?\b", re.I)
 
 
@@ -281,8 +282,9 @@ def refusal_reason(question: str, hits: Sequence[Hit], evidence: Evidence | None
     for kind, asks, answers in UNIT_CHECKS:
         if asks.search(question) and not answers.search(text):
             return f"the question asks for a {kind} and the closest passages state none"
-    if ASKS_DEFAULT.search(question) and not _states_default(hits[:TOP_PASSAGES], number=bool(ASKS_NUMBER.search(question))):
-        return "the question asks for a default and the closest passages state none"
+    for clause in CLAUSE_END.split(question):  # "…最大多大？它默认是哪种…？": only the clause asking for the default
+        if ASKS_DEFAULT.search(clause) and not _states_default(hits[:TOP_PASSAGES], number=bool(ASKS_NUMBER.search(clause))):
+            return "the question asks for a default and the closest passages state none"
     return None
 
 

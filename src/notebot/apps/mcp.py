@@ -129,7 +129,7 @@ def _fields(settings: Settings) -> dict:
     return {f.name: getattr(settings, f.name) for f in fields(settings)}
 
 
-def create_server(settings: Settings):
+def create_server(settings: Settings, service: NotesService | None = None):
     """The MCP server with its three tools; errors reach the client as tool errors with our one-line message."""
     from mcp.server import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
@@ -141,7 +141,7 @@ def create_server(settings: Settings):
         question: str
         answer: str = ""
 
-    service = NotesService(settings)
+    service = service or NotesService(settings)
     server = MCPServer("notebot", instructions=INSTRUCTIONS, version=__version__)
 
     def guarded(call):
@@ -187,8 +187,9 @@ def run(args, settings: Settings) -> int:
         if build_keyword_index_first(settings):
             log.info("no index in %s: built a keyword index of %s; vectors follow in the background",
                      settings.index_dir, settings.corpus_dir)
-        keeper, watcher = keep_disk_index(settings, watch=args.watch, poll=args.poll)
-    server = create_server(settings)
+        service = NotesService(settings)
+        keeper, watcher = keep_disk_index(settings, watch=args.watch, poll=args.poll, index=lambda: service.index)
+    server = create_server(settings, service)
     log.info("notebot MCP server on stdio: index %s, notes %s", settings.index_dir, settings.corpus_dir)
     sys.stdout.flush()
     try:

@@ -5,7 +5,9 @@ a save storm is one round) and while the index's vectors are incomplete (a first
 batches: lexical search works at once, each round swaps in an index with more vectors). Each
 round is an ordinary incremental build_index — only changed text is embedded, the cache keeps
 every finished batch, and the manifest swap is atomic — so questions keep using the previous
-index until the new one is in, and a crash or Ctrl-C loses nothing already embedded.
+index until the new one is in, and a crash or Ctrl-C loses nothing already embedded. With nothing
+else to do it embeds the note lines answers quote into the index's cache (search/lines.py
+warm_line_cache), so a new question need not wait for them; any change interrupts it.
 
 `NoteWatcher` feeds it file events from watchdog (inotify/FSEvents/…, or polling where OS events
 don't exist), keeping only notes outside hidden folders.
@@ -32,6 +34,7 @@ log = logging.getLogger("notebot.watch")
 DEBOUNCE_SECONDS = 0.4  # quiet time after the last save before re-indexing
 MAX_DELAY_SECONDS = 5.0  # a save storm that never pauses still re-indexes this often
 EMBED_ROUND = 400  # chunks embedded per background round on a first run (~1 min of e5-small on 2 cores)
+WARM_LINES: set[str] = set()  # _next_round's answer when the next thing to do is warming the line cache
 
 
 @dataclass
@@ -92,10 +95,16 @@ class IndexKeeper:
 
     def __init__(self, build: Callable[..., dict], manifest: Callable[[], dict | None],
                  on_change: Callable[[Change], None] = lambda change: None,
-                 debounce: float = DEBOUNCE_SECONDS, max_delay: float = MAX_DELAY_SECONDS, embed_round: int = EMBED_ROUND):
+                 debounce: float = DEBOUNCE_SECONDS, max_delay: float = MAX_DELAY_SECONDS, embed_round: int = EMBED_ROUND,
+                 warm_lines: Callable[[Callable[[], bool]], int | None] | None = None):
         self._build = build
         self._manifest = manifest
         self._on_change = on_change
+        # Once nothing else is to do: embed the lines answers quote (search/lines.py warm_line_cache),
+        # stopping for any change; again after each round that changed the index.
+        self._warm_lines = warm_lines
+        self.lines_warm = warm_lines is None
+        self.warming = False
         self.debounce, self.max_delay, self.embed_round = debounce, max_delay, embed_round
         self._wake = threading.Condition()
         self._touched: set[str] = set()
@@ -149,9 +158,9 @@ class IndexKeeper:
             if touched is None:
                 return
             try:
-                self._round(touched)
+                self._warm_round() if touched is WARM_LINES else self._round(touched)
             except Exception as problem:  # noqa: BLE001 - the watcher must outlive any one bad round
-                self._failed(problem, touched)
+                self._failed(problem, set() if touched is WARM_LINES else touched)
 
     def _next_round(self) -> set[str] | None:
         """Wait for the next round: changes gone quiet (or waiting too long), or vectors still to embed."""
@@ -165,6 +174,8 @@ class IndexKeeper:
                     self._wake.wait(min(self.debounce - quiet, self.max_delay - waited))
                 elif not self.last_error and not self._vectors_complete():
                     break  # a first run still embedding (after a failure, wait for the next change instead)
+                elif not self.lines_warm and not self.last_error:
+                    return WARM_LINES
                 else:
                     self._wake.wait()
             if self._stopping:
@@ -184,12 +195,26 @@ class IndexKeeper:
             if report.get("up_to_date"):
                 return
             self.rounds += 1
+            self.lines_warm = self._warm_lines is None
             change = describe_change(before, self._manifest(), touched, report)
             self.last_change = change
             self._on_change(change)
         finally:
             with self._wake:
                 self.busy = False
+
+    def _warm_round(self) -> None:
+        started = time.monotonic()
+        self.warming = True
+        try:
+            embedded = self._warm_lines(lambda: self._stopping or self._first_event is not None)
+        finally:
+            self.warming = False
+            self.lines_warm = True  # not again before the next change, also after a failure
+        if embedded is None:
+            self.lines_warm = False  # interrupted by a change: carry on after its round
+        elif embedded:
+            log.info("embedded %d note lines for quoting in %.0f s", embedded, time.monotonic() - started)
 
     def _failed(self, problem: Exception, touched: set[str]) -> None:
         if isinstance(problem, NotebotError):
@@ -221,6 +246,8 @@ class IndexKeeper:
             parts.append(f"⏳ {embedding_progress(vectors)} (keyword search is complete; meaning search improves as it goes)")
         if self.busy:
             parts.append("re-indexing…")
+        elif self.warming:
+            parts.append("⏳ embedding note lines for quoting (a new question is answered faster once done)")
         if self.last_change:
             parts.append(f"last change {self.last_change.at:%H:%M:%S}: {self.last_change.summary()}")
         if self.last_error:
@@ -353,8 +380,11 @@ def keep_app_index(app, watch: bool, poll: bool = False) -> IndexKeeper:
     def build(**options) -> dict:
         return app.build(wait=True, **options)
 
+    from ..search.lines import warm_line_cache
+
     keeper = IndexKeeper(build, lambda: app.index.manifest,
-                         on_change=lambda change: log.info("re-indexed: %s", change.summary()))
+                         on_change=lambda change: log.info("re-indexed: %s", change.summary()),
+                         warm_lines=lambda should_stop: warm_line_cache(app.index, should_stop))
     if watch:
         watcher = NoteWatcher(app.settings.corpus_dir, keeper, poll=poll).start()
         keeper.notify()  # catch up with edits made while nothing was watching
@@ -363,9 +393,12 @@ def keep_app_index(app, watch: bool, poll: bool = False) -> IndexKeeper:
 
 
 def keep_disk_index(settings: Settings, watch: bool, poll: bool = False, warn: Callable[[str], None] = log.warning,
-                    on_change: Callable[[Change], None] | None = None) -> tuple[IndexKeeper, NoteWatcher | None]:
-    """For `notebot watch` and `notebot mcp`: keep the index folder fresh; readers follow its manifest."""
-    from ..store import index_exists, read_manifest
+                    on_change: Callable[[Change], None] | None = None,
+                    index: Callable[[], object] | None = None) -> tuple[IndexKeeper, NoteWatcher | None]:
+    """For `notebot watch` and `notebot mcp`: keep the index folder fresh; readers follow its manifest.
+    `index` gives the loaded index whose embedder warms the line cache (default: the folder's, opened)."""
+    from ..search.lines import warm_line_cache
+    from ..store import index_exists, open_index, read_manifest
     from ..store.build import build_index
 
     def build(**options) -> dict:
@@ -374,7 +407,9 @@ def keep_disk_index(settings: Settings, watch: bool, poll: bool = False, warn: C
     def manifest() -> dict | None:
         return read_manifest(settings) if index_exists(settings) else None
 
-    keeper = IndexKeeper(build, manifest, on_change=on_change or (lambda change: log.info("re-indexed: %s", change.summary())))
+    served = index or (lambda: open_index(settings))
+    keeper = IndexKeeper(build, manifest, on_change=on_change or (lambda change: log.info("re-indexed: %s", change.summary())),
+                         warm_lines=lambda should_stop: warm_line_cache(served(), should_stop))
     watcher = None
     if watch:
         watcher = NoteWatcher(settings.corpus_dir, keeper, poll=poll).start()

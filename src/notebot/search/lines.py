@@ -3,7 +3,10 @@ note lines, read with their heading context.
 
 Lines are embedded on demand (only lines of the few passages an answer ranks and draws on) and kept
 in the index's embedding cache, keyed like chunks by embedder + text, so a line is embedded once per
-index folder. Measured against embedding every line at index time in benchmarks/README.md.
+index folder. Long-running apps (`notebot serve`, `watch`, `mcp`) also warm that cache in the background
+once the index is complete (`warm_line_cache`), so a new question there finds its lines embedded; the
+index build itself never waits for lines. Measured against embedding every line at index time in
+benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import math
 import re
 import sqlite3
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +30,7 @@ MAX_LINE_CHARS = 320
 SENTENCE_END = re.compile(r"(?<=[。；！？])")
 LEADING_MARK = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s+")
 TRANSLATED = 0.5  # weight of a dictionary translation of a question word, relative to the word itself
+WARM_BATCH = 8  # lines per embedder call when warming the cache: a question waits at most ~0.3 s for one
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,67 @@ def line_vectors(index: Index, texts: list[str]) -> np.ndarray:
     if cache is not None:
         cache.close()
     return np.stack([known[key] for key in keys]).astype(np.float32)
+
+
+def list_head_before(index: Index, chunk, lines: list[Line], hit_number: int = 1):
+    """When `chunk` starts inside a list the chunker split ("SSE-KMS：…" without "**Encryption**："):
+    (the chunk before, its lines numbered as hit `hit_number`, the list's head among them), else None."""
+    if not lines or lines[0].indent == 0 or lines[0].parent_position >= 0:
+        return None
+    before = index.previous_chunk(chunk)
+    if before is None:
+        return None
+    earlier = split_lines(before.text, hit_number, before.line_start)
+    heads = [line for line in earlier if line.indent < lines[0].indent]
+    return (before, earlier, heads[-1]) if heads else None
+
+
+def orphaned_items(lines: list[Line], head: Line) -> list[int]:
+    """Positions of the first lines that belong under `head` but found no parent in their own chunk."""
+    orphans = []
+    for i, line in enumerate(lines):
+        if line.indent <= head.indent:
+            break  # the list stepped out
+        if line.parent_position < 0:
+            orphans.append(i)
+    return orphans
+
+
+def chunk_line_texts(index: Index, chunk) -> list[str]:
+    """The texts answers embed for a chunk's lines (line_text): each with its own parent, and the items
+    orphaned by a split list also under their head from the chunk before, as answers read them."""
+    lines = split_lines(chunk.text)
+    texts = [line_text(chunk.heading_path, line.text, line.parent) for line in lines]
+    found = list_head_before(index, chunk, lines)
+    if found:
+        head = found[2]
+        texts += [line_text(chunk.heading_path, lines[i].text, head.text) for i in orphaned_items(lines, head)]
+    return texts
+
+
+def warm_line_cache(index: Index, should_stop: Callable[[], bool], batch: int = WARM_BATCH, pause: float = 0.05) -> int | None:
+    """Embed every line of the index that its cache lacks, `batch` lines at a time, until done or
+    `should_stop()`: afterwards no question waits for its lines (~40 ms each on 2 cores). Returns
+    how many were embedded, or None when stopped first. The pause between batches hands the
+    embedder to a question waiting for it."""
+    cache = _open_cache(index)
+    if cache is None:
+        return 0
+    chunks = index.chunks  # by row, not by iterating: previous_chunk finds a chunk's neighbour by its row
+    texts = list(dict.fromkeys(text for row in range(len(chunks)) for text in chunk_line_texts(index, chunks[row])))
+    try:
+        known = cache.get_many([cache_key(index.embedder.name, text) for text in texts])
+    except sqlite3.Error:
+        return 0
+    finally:
+        cache.close()
+    missing = [text for text in texts if cache_key(index.embedder.name, text) not in known]
+    for start in range(0, len(missing), batch):
+        if should_stop():
+            return None
+        line_vectors(index, missing[start : start + batch])
+        time.sleep(pause)
+    return len(missing)
 
 
 def _open_cache(index: Index) -> EmbeddingCache | None:
