@@ -1,12 +1,13 @@
 """A watched vault: a real watchdog watcher re-indexes after notes change, and the next answer shows it."""
 
+import sqlite3
 import time
 from pathlib import Path
 
 import pytest
 
 from notebot.apps.ui import NotebotApp
-from notebot.apps.watch import IndexKeeper, NoteWatcher, keep_app_index
+from notebot.apps.watch import IndexKeeper, NoteWatcher, keep_app_index, keep_disk_index
 from notebot.search import search
 from notebot.store.build import build_index
 
@@ -170,8 +171,6 @@ def test_notebot_watch_command_indexes_follows_changes_and_stops_cleanly(write_n
 
 
 def test_a_served_index_gets_its_lines_embedded_once_nothing_else_is_to_do(watched):
-    import sqlite3
-
     app, corpus = watched
     wait_for(lambda: app.keeper.lines_warm)
     with sqlite3.connect(app.settings.index_dir / "embed-cache.sqlite") as db:
@@ -182,3 +181,17 @@ def test_a_served_index_gets_its_lines_embedded_once_nothing_else_is_to_do(watch
     wait_for(lambda: app.keeper.lines_warm)
     with sqlite3.connect(app.settings.index_dir / "embed-cache.sqlite") as db:
         assert db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] > cached  # the edited note's lines too
+
+
+def test_the_disk_keeper_of_watch_and_mcp_warms_the_index_folders_line_cache(write_notes, hash_settings):
+    settings = hash_settings(write_notes(NOTES))
+    build_index(settings)
+    with sqlite3.connect(settings.index_dir / "embed-cache.sqlite") as db:
+        before = db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+    keeper, _ = keep_disk_index(settings, watch=False)
+    try:
+        wait_for(lambda: keeper.lines_warm)
+    finally:
+        keeper.stop()
+    with sqlite3.connect(settings.index_dir / "embed-cache.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] == before + 3  # the three note lines

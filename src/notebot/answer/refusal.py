@@ -80,8 +80,7 @@ UNIT_CHECKS = [
 
 # A question asking for a default ("默认是多少秒？") is answered by a line stating one — with a number
 # when it asks for one — not by the subject's other numbers.
-ASKS_DEFAULT = re.compile(r"默认|缺省|\bdefault", re.I)
-STATES_DEFAULT = re.compile(r"默认|缺省|\bdefault", re.I)
+DEFAULT_WORD = re.compile(r"默认|缺省|\bdefault", re.I)
 CLAUSE_END = re.compile(r"[？?；;。]")
 ASKS_NUMBER = re.compile(r"多少|几|多大|多久|多长|how (?:many|much|long|large|big)|\bmax(?:imum)?\b|\bmin(?:imum)?\b", re.I)
 
@@ -283,14 +282,14 @@ def refusal_reason(question: str, hits: Sequence[Hit], evidence: Evidence | None
         if asks.search(question) and not answers.search(text):
             return f"the question asks for a {kind} and the closest passages state none"
     for clause in CLAUSE_END.split(question):  # "…最大多大？它默认是哪种…？": only the clause asking for the default
-        if ASKS_DEFAULT.search(clause) and not _states_default(hits[:TOP_PASSAGES], number=bool(ASKS_NUMBER.search(clause))):
+        if DEFAULT_WORD.search(clause) and not _states_default(hits[:TOP_PASSAGES], number=bool(ASKS_NUMBER.search(clause))):
             return "the question asks for a default and the closest passages state none"
     return None
 
 
 def _states_default(hits: Sequence[Hit], number: bool) -> bool:
     lines = (line for hit in hits for line in hit.chunk.text.splitlines())
-    return any(STATES_DEFAULT.search(line) and (not number or re.search(r"\d", line)) for line in lines)
+    return any(DEFAULT_WORD.search(line) and (not number or re.search(r"\d", line)) for line in lines)
 
 
 def _listing(terms: Sequence[str], question: str) -> str:
