@@ -48,18 +48,18 @@ def test_added_edited_renamed_and_deleted_notes_show_in_the_next_answer(watched)
     wait_for(lambda: files_found(app, "Firehose") == ["kinesis.md"])
     answer = list(app.ask("Firehose 可以把数据写到哪里？", [], 3, "hybrid", "extractive"))[-1]
     assert not answer.refused and answer.hits[0].chunk.file == "kinesis.md"
-    assert "+1 file (1 chunk)" in app.live_status()
+    wait_for(lambda: "+1 file (1 chunk)" in app.live_status())  # the status follows the swap by a moment
 
     (corpus / "kinesis.md").write_text("# Kinesis\n- Data Streams 保留数据 24 小时到 365 天\n", encoding="utf-8")
     wait_for(lambda: files_found(app, "365") == ["kinesis.md"] and not files_found(app, "Firehose"))
-    assert "1 changed (kinesis.md)" in app.live_status()
+    wait_for(lambda: "1 changed (kinesis.md)" in app.live_status())
 
     (corpus / "kinesis.md").rename(corpus / "aws" / "kinesis-streams.md")
     wait_for(lambda: files_found(app, "365") == ["aws/kinesis-streams.md"])
 
     (corpus / "aws" / "kinesis-streams.md").unlink()
     wait_for(lambda: not files_found(app, "365"))
-    assert "−1 file" in app.live_status()
+    wait_for(lambda: "−1 file" in app.live_status())
     assert files_found(app, "400KB") == ["aws/dynamodb.md"], "the other notes are untouched"
 
 
