@@ -152,7 +152,9 @@ def test_notebot_watch_command_indexes_follows_changes_and_stops_cleanly(write_n
     corpus, index_dir = write_notes(NOTES), tmp_path / "index"
     watcher = subprocess.Popen([sys.executable, "-m", "notebot", "watch", str(corpus), "--index-dir", str(index_dir)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "NOTEBOT_EMBEDDER": "hash"})
+                               env={**os.environ, "NOTEBOT_EMBEDDER": "hash"},
+                               # Ctrl-C must reach it even when the suite runs as a background job (SIGINT ignored)
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = []
     reader = threading.Thread(target=lambda: lines.extend(iter(watcher.stderr.readline, "")), daemon=True)
     reader.start()
