@@ -22,7 +22,7 @@ from dataclasses import replace
 from ..records import Answer, Hit
 from ..search.lines import Line, line_text, line_vectors, list_head_before, orphaned_items, overlap, split_lines, term_weights
 from ..store import Index
-from .refusal import question_names
+from .refusal import NUMBER_QUESTION, question_names
 
 MAX_LINES = 5  # lines chosen by score, best first; each may bring its sub-items along
 MAX_QUOTED = 8  # lines quoted in all, sub-items included
@@ -44,7 +44,6 @@ MIN_PART_CHARS = 4
 # A follow-up leans on what came before (the previous turn, or the previous part of one question):
 # pronouns, or a bare "and …?" / "那…呢？".
 FOLLOW_UP = re.compile(r"^(?:那|那么|还有|and\b|what about\b|how about\b)|它|它们|其|这个|那个|该服务|呢[？?]?$|\b(?:it|its|they|their|them|this|that one)\b", re.I)
-NUMBER_QUESTION = re.compile(r"多少|多大|多久|多长|几个|几种|几倍|几份|几[天日秒年次]|几分钟|几个?小时|how (?:much|many|long|big|large|fast|often|quickly)|what (?:size|limit)|max(?:imum)?\b|最大|最小|最多|最长|上限", re.I)
 NUMBER_WITH_UNIT = re.compile(r"\d[\d.,]*\s*(?:[a-z%]{1,5}\b|[秒分时天周月年倍个次万亿kmgt%])", re.I)
 NUMERAL = r"(?:\d[\d.,]*|[一二两三四五六七八九十百千万]+)\**\s*"
 TIME_UNITS = r"(?:毫秒|秒|分钟|小时|天|日|周|个月|月|年|ms\b|s\b|sec|mins?\b|minutes?|h\b|hours?|days?|weeks?|months?|years?)"

@@ -82,7 +82,9 @@ UNIT_CHECKS = [
 # when it asks for one — not by the subject's other numbers.
 DEFAULT_WORD = re.compile(r"默认|缺省|\bdefault", re.I)
 CLAUSE_END = re.compile(r"[？?；;。]")
-ASKS_NUMBER = re.compile(r"多少|几|多大|多久|多长|how (?:many|much|long|large|big)|\bmax(?:imum)?\b|\bmin(?:imum)?\b", re.I)
+# A question asking for a number: here it wants a default stated with a digit; the answerer
+# (extractive.py) prefers lines that state a number.
+NUMBER_QUESTION = re.compile(r"多少|多大|多久|多长|几个|几种|几倍|几份|几[天日秒年次]|几分钟|几个?小时|how (?:much|many|long|big|large|fast|often|quickly)|what (?:size|limit)|max(?:imum)?\b|最大|最小|最多|最长|上限", re.I)
 
 
 @dataclass(frozen=True)
@@ -282,7 +284,7 @@ def refusal_reason(question: str, hits: Sequence[Hit], evidence: Evidence | None
         if asks.search(question) and not answers.search(text):
             return f"the question asks for a {kind} and the closest passages state none"
     for clause in CLAUSE_END.split(question):  # "…最大多大？它默认是哪种…？": only the clause asking for the default
-        if DEFAULT_WORD.search(clause) and not _states_default(hits[:TOP_PASSAGES], number=bool(ASKS_NUMBER.search(clause))):
+        if DEFAULT_WORD.search(clause) and not _states_default(hits[:TOP_PASSAGES], number=bool(NUMBER_QUESTION.search(clause))):
             return "the question asks for a default and the closest passages state none"
     return None
 
