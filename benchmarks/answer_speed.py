@@ -56,9 +56,7 @@ def main() -> None:
     parser.add_argument("--questions", type=Path, default=HERE.parent.parent / "shared" / "eval" / "dev.jsonl")
     parser.add_argument("--limit", type=int, default=20)
     args = parser.parse_args()
-    from notebot.answer import ask
-    from notebot.search.lines import split_lines
-    from notebot.search.lines import line_text
+    from notebot.search.lines import own_line_texts
     from notebot.settings import Settings
     from notebot.store.local import LocalIndex
 
@@ -71,19 +69,9 @@ def main() -> None:
     index.embedder.embed_queries(["warm up"])
     results = {"questions": len(questions)}
     for label in ("first_ask", "ask_again"):
-        times = []
-        for question in questions:
-            started = time.perf_counter()
-            ask(index, question, settings)
-            times.append((time.perf_counter() - started) * 1000)
-        results[f"{label}_ms_p50"], results[f"{label}_ms_p95"] = round(statistics.median(times), 1), round(p95(times), 1)
-    cold = []
-    for question in questions[:5]:
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "notebot", "ask", question, "--index-dir", str(copy)], check=True, capture_output=True)
-        cold.append(time.perf_counter() - started)
-    results["cold_ask_process_s_median"] = round(statistics.median(cold), 2)
-    lines = [line_text(c.heading_path, line.text) for c in index.chunks for line in split_lines(c.text)]
+        results |= p50_p95(label, timed_asks(index, settings, questions))
+    results["cold_ask_process_s_median"] = cold_ask_median(copy, questions[:5])
+    lines = [text for c in index.chunks for text in own_line_texts(c)]
     sample = lines[:64]
     started = time.perf_counter()
     index.embedder.embed_passages(sample)
@@ -94,6 +82,20 @@ def main() -> None:
     results |= warmed(args.index_dir, work, questions)
     print(json.dumps(results, indent=2))
     shutil.rmtree(work)
+
+
+def p50_p95(label: str, times_ms: list[float]) -> dict:
+    return {f"{label}_ms_p50": round(statistics.median(times_ms), 1), f"{label}_ms_p95": round(p95(times_ms), 1)}
+
+
+def cold_ask_median(index_dir: Path, questions: list[str]) -> float:
+    """Median seconds of a new `notebot ask` process per question."""
+    cold = []
+    for question in questions:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "notebot", "ask", question, "--index-dir", str(index_dir)], check=True, capture_output=True)
+        cold.append(time.perf_counter() - started)
+    return round(statistics.median(cold), 2)
 
 
 def timed_asks(index, settings, questions: list[str]) -> list[float]:
@@ -130,10 +132,9 @@ def warmed(index_dir: Path, work: Path, questions: list[str]) -> dict:
     thread = threading.Thread(target=warm, daemon=True)
     thread.start()
     time.sleep(1.0)
-    times = timed_asks(index, settings, questions)
+    results |= p50_p95("asked_while_warming", timed_asks(index, settings, questions))
     done.set()
     thread.join()
-    results["asked_while_warming_ms_p50"], results["asked_while_warming_ms_p95"] = round(statistics.median(times), 1), round(p95(times), 1)
     # A warmed index: questions it never saw.
     (work / "warm").mkdir()
     copy = chunk_only_copy(index_dir, work / "warm")
@@ -142,14 +143,8 @@ def warmed(index_dir: Path, work: Path, questions: list[str]) -> dict:
     started = time.perf_counter()
     results["warm_lines_embedded"] = warm_line_cache(index, should_stop=lambda: False)
     results["warm_s"] = round(time.perf_counter() - started, 1)
-    times = timed_asks(index, settings, questions[5:])
-    results["warmed_new_question_ms_p50"], results["warmed_new_question_ms_p95"] = round(statistics.median(times), 1), round(p95(times), 1)
-    cold = []
-    for question in questions[:5]:
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "notebot", "ask", question, "--index-dir", str(copy)], check=True, capture_output=True)
-        cold.append(time.perf_counter() - started)
-    results["warmed_cold_ask_new_question_s_median"] = round(statistics.median(cold), 2)
+    results |= p50_p95("warmed_new_question", timed_asks(index, settings, questions[5:]))
+    results["warmed_cold_ask_new_question_s_median"] = cold_ask_median(copy, questions[:5])
     return results
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,9 @@ def hash_settings(tmp_path):
         return Settings.load(environ={}, corpus_dir=corpus, index_dir=tmp_path / "index", embedder="hash", **overrides)
 
     return make
+
+
+def cached_vectors(index_dir: Path) -> int:
+    """How many vectors (chunks and lines) an index folder's embedding cache holds."""
+    with sqlite3.connect(Path(index_dir) / CACHE_FILE) as db:
+        return db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]

@@ -7,6 +7,8 @@ from notebot.search import search
 from notebot.search.retrieve import LINE_DEPTH, by_best_line
 from notebot.tokenize import tokenize
 
+from conftest import cached_vectors
+
 
 def test_tokenizer_keeps_aws_terms_and_cuts_chinese_into_bigrams():
     tokens = tokenize("DynamoDB 的 RCU 和 S3 multi-part 上传")
@@ -85,27 +87,19 @@ def test_line_evidence_never_reorders_past_the_first_five(write_notes, hash_sett
 
 
 def test_plain_search_embeds_no_lines_and_answers_rank_by_lines(write_notes, hash_settings):
-    import sqlite3
-
     notes = {"a.md": "# TCP\n- 可靠传输\n- 流量控制\n# UDP\n- 无连接\n- 头部 8 字节\n"}
     settings = hash_settings(write_notes(notes))
     build_index(settings)
     index = Index.load(settings.index_dir)
 
-    def cached_vectors() -> int:
-        with sqlite3.connect(settings.index_dir / "embed-cache.sqlite") as db:
-            return db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
-
-    before = cached_vectors()
+    before = cached_vectors(settings.index_dir)
     search(index, "UDP 头部多大", k=2)
-    assert cached_vectors() == before  # `search` stays instant: no line is embedded
+    assert cached_vectors(settings.index_dir) == before  # `search` stays instant: no line is embedded
     search(index, "UDP 头部多大", k=2, line_evidence=True)
-    assert cached_vectors() > before  # the lines of the top passages, kept for the next time
+    assert cached_vectors(settings.index_dir) > before  # the lines of the top passages, kept for the next time
 
 
 def test_warming_embeds_every_line_once_and_then_answers_embed_nothing(write_notes, hash_settings):
-    import sqlite3
-
     from notebot.search.lines import warm_line_cache
 
     notes = {"a.md": "# TCP\n- 可靠传输\n- 流量控制\n# UDP\n- 无连接\n- 头部 8 字节\n", "b.md": "# DNS\n- 域名解析\n"}
@@ -113,14 +107,10 @@ def test_warming_embeds_every_line_once_and_then_answers_embed_nothing(write_not
     build_index(settings)
     index = Index.load(settings.index_dir)
 
-    def cached_vectors() -> int:
-        with sqlite3.connect(settings.index_dir / "embed-cache.sqlite") as db:
-            return db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
-
     assert warm_line_cache(index, should_stop=lambda: True) is None  # asked to stop before the first batch
-    before = cached_vectors()
+    before = cached_vectors(settings.index_dir)
     assert warm_line_cache(index, should_stop=lambda: False, batch=2, pause=0) == 5
-    assert cached_vectors() == before + 5
+    assert cached_vectors(settings.index_dir) == before + 5
     assert warm_line_cache(index, should_stop=lambda: False) == 0
     search(index, "UDP 头部多大", k=2, line_evidence=True)
-    assert cached_vectors() == before + 5  # every line an answer reads was already there
+    assert cached_vectors(settings.index_dir) == before + 5  # every line an answer reads was already there

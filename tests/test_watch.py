@@ -1,6 +1,5 @@
 """A watched vault: a real watchdog watcher re-indexes after notes change, and the next answer shows it."""
 
-import sqlite3
 import time
 from pathlib import Path
 
@@ -10,6 +9,8 @@ from notebot.apps.ui import NotebotApp
 from notebot.apps.watch import IndexKeeper, NoteWatcher, keep_app_index, keep_disk_index
 from notebot.search import search
 from notebot.store.build import build_index
+
+from conftest import cached_vectors
 
 NOTES = {
     "aws/dynamodb.md": "# DynamoDB\n- item 最大 400KB\n- 分区键决定数据分布\n",
@@ -175,25 +176,21 @@ def test_notebot_watch_command_indexes_follows_changes_and_stops_cleanly(write_n
 def test_a_served_index_gets_its_lines_embedded_once_nothing_else_is_to_do(watched):
     app, corpus = watched
     wait_for(lambda: app.keeper.lines_warm)
-    with sqlite3.connect(app.settings.index_dir / "embed-cache.sqlite") as db:
-        cached = db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+    cached = cached_vectors(app.settings.index_dir)
     assert cached == 2 + 3  # two notes of one chunk each, three quotable lines
     (corpus / "gcp.md").write_text("# BigQuery\n- 列式数据仓库\n- 支持 BI Engine\n", encoding="utf-8")
     wait_for(lambda: "gcp.md" in files_found(app, "BI Engine"))
     wait_for(lambda: app.keeper.lines_warm)
-    with sqlite3.connect(app.settings.index_dir / "embed-cache.sqlite") as db:
-        assert db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] > cached  # the edited note's lines too
+    assert cached_vectors(app.settings.index_dir) > cached  # the edited note's lines too
 
 
 def test_the_disk_keeper_of_watch_and_mcp_warms_the_index_folders_line_cache(write_notes, hash_settings):
     settings = hash_settings(write_notes(NOTES))
     build_index(settings)
-    with sqlite3.connect(settings.index_dir / "embed-cache.sqlite") as db:
-        before = db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+    before = cached_vectors(settings.index_dir)
     keeper, _ = keep_disk_index(settings, watch=False)
     try:
         wait_for(lambda: keeper.lines_warm)
     finally:
         keeper.stop()
-    with sqlite3.connect(settings.index_dir / "embed-cache.sqlite") as db:
-        assert db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] == before + 3  # the three note lines
+    assert cached_vectors(settings.index_dir) == before + 3  # the three note lines

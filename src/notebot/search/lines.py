@@ -147,11 +147,16 @@ def orphaned_items(lines: list[Line], head: Line) -> list[int]:
     return orphans
 
 
+def own_line_texts(chunk, lines: list[Line] | None = None) -> list[str]:
+    """What the embedder reads for each of a chunk's lines (line_text), each under its own parent."""
+    return [line_text(chunk.heading_path, line.text, line.parent) for line in (split_lines(chunk.text) if lines is None else lines)]
+
+
 def chunk_line_texts(index: Index, chunk) -> list[str]:
-    """The texts answers embed for a chunk's lines (line_text): each with its own parent, and the items
-    orphaned by a split list also under their head from the chunk before, as answers read them."""
+    """The texts answers embed for a chunk's lines: each with its own parent, and the items orphaned
+    by a split list also under their head from the chunk before, as answers read them."""
     lines = split_lines(chunk.text)
-    texts = [line_text(chunk.heading_path, line.text, line.parent) for line in lines]
+    texts = own_line_texts(chunk, lines)
     found = list_head_before(index, chunk, lines)
     if found:
         head = found[2]
@@ -169,13 +174,14 @@ def warm_line_cache(index: Index, should_stop: Callable[[], bool], batch: int = 
         return 0
     chunks = index.chunks  # by row, not by iterating: previous_chunk finds a chunk's neighbour by its row
     texts = list(dict.fromkeys(text for row in range(len(chunks)) for text in chunk_line_texts(index, chunks[row])))
+    keys = [cache_key(index.embedder.name, text) for text in texts]
     try:
-        known = cache.get_many([cache_key(index.embedder.name, text) for text in texts])
+        known = cache.get_many(keys)
     except sqlite3.Error:
         return 0
     finally:
         cache.close()
-    missing = [text for text in texts if cache_key(index.embedder.name, text) not in known]
+    missing = [text for text, key in zip(texts, keys) if key not in known]
     for start in range(0, len(missing), batch):
         if should_stop():
             return None

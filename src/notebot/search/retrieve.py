@@ -11,7 +11,7 @@ from ..errors import NotebotError
 from ..records import Chunk, Hit
 from ..settings import MODES
 from ..store import Index, Scored
-from .lines import line_text, line_vectors, overlap, split_lines, term_weights
+from .lines import line_vectors, overlap, own_line_texts, term_weights
 from .notes import VaultEvidence, vault_evidence
 
 MAX_QUERY_CHARS = 2000  # e5 reads 512 tokens; the rest of a pasted essay only adds noise
@@ -138,7 +138,7 @@ def by_best_line(index: Index, query: str, ranked: Scored, query_vector: np.ndar
     weights = term_weights(query, index)
     texts, owners = [], []
     for position, (chunk, _) in enumerate(head):
-        lines = [line_text(chunk.heading_path, line.text, line.parent) for line in split_lines(chunk.text)]
+        lines = own_line_texts(chunk)
         by_terms = sorted(range(len(lines)), key=lambda i: -overlap(lines[i], weights, index))[:LINES_PER_PASSAGE]
         texts += [lines[i] for i in sorted(by_terms)]
         owners += [position] * len(by_terms)
