@@ -176,6 +176,13 @@ def test_question_asking_for_a_default_needs_a_line_that_states_one(real_index):
     assert refusal_reason("SQS 的消息最多保留几天？", [Hit(sqs, 1.0, 1)], None) is None
 
 
+def test_a_default_stated_about_another_subject_does_not_answer(real_index):
+    redshift = next(chunk for chunk in real_index.chunks if "默认的queue并发优先级别是5" in chunk.text)
+    assert "SQS" not in redshift.embed_text
+    reason = refusal_reason("Which SQS setting is 5 by default?", [Hit(redshift, 1.0, 1)], None)
+    assert reason == "the question asks for a default and the closest passages state none"
+
+
 def test_number_question_quotes_the_line_in_the_unit_it_asks_for(real_index):
     answer = ask(real_index, "SQS 的消息最多保留几天？", SETTINGS)
     assert not answer.refused

@@ -283,14 +283,18 @@ def refusal_reason(question: str, hits: Sequence[Hit], evidence: Evidence | None
     for kind, asks, answers in UNIT_CHECKS:
         if asks.search(question) and not answers.search(text):
             return f"the question asks for a {kind} and the closest passages state none"
+    names = [normalize(name) for name in question_names(question)]
     for clause in CLAUSE_END.split(question):  # "…最大多大？它默认是哪种…？": only the clause asking for the default
-        if DEFAULT_WORD.search(clause) and not _states_default(hits[:TOP_PASSAGES], number=bool(NUMBER_QUESTION.search(clause))):
+        if DEFAULT_WORD.search(clause) and not _states_default(hits[:TOP_PASSAGES], NUMBER_QUESTION.search(clause), names):
             return "the question asks for a default and the closest passages state none"
     return None
 
 
-def _states_default(hits: Sequence[Hit], number: bool) -> bool:
-    lines = (line for hit in hits for line in hit.chunk.text.splitlines())
+def _states_default(hits: Sequence[Hit], number: bool, names: Sequence[str]) -> bool:
+    """A line states the default, in a passage about the question's subject: Redshift's "默认的queue
+    并发…是5" says nothing of an SQS default."""
+    about = [hit for hit in hits if not names or any(name in normalize(hit.chunk.embed_text) for name in names)]
+    lines = (line for hit in about for line in hit.chunk.text.splitlines())
     return any(DEFAULT_WORD.search(line) and (not number or re.search(r"\d", line)) for line in lines)
 
 
