@@ -22,6 +22,7 @@ import numpy as np
 from notebot.records import Hit
 from notebot.answer.refusal import BIAS, COEFFICIENTS, gather_evidence
 from notebot.search import search
+from notebot.search.line_ranking import line_matrix
 from notebot.store.local import LocalIndex
 
 HERE = Path(__file__).resolve().parent
@@ -100,7 +101,8 @@ def main() -> None:
     parser.add_argument("--dump", type=Path, help="write each question's signals to this JSON file")
     args = parser.parse_args()
     index = LocalIndex.load(args.index_dir)
-    memo_path = args.index_dir / "refusal-retrieval.json"  # retrieval is the slow part; reuse it per index
+    # Retrieval is the slow part: reuse it per index, apart for an index with its line ranking on.
+    memo_path = args.index_dir / ("refusal-retrieval-lines.json" if line_matrix(index) is not None else "refusal-retrieval.json")
     memo = json.loads(memo_path.read_text(encoding="utf-8")) if memo_path.exists() else {}
     rows = [q | signals(index, q["question"], memo) for q in load_questions(args.eval_dir)]
     probes = [q | signals(index, q["question"], memo) for q in load_questions(args.eval_dir, fitted=False)]

@@ -183,6 +183,15 @@ def test_a_default_stated_about_another_subject_does_not_answer(real_index):
     assert reason == "the question asks for a default and the closest passages state none"
 
 
+def test_number_question_answered_by_items_of_one_list_quotes_the_items(real_index):
+    from notebot.answer.extractive import answer_lines
+
+    firehose = next(chunk for chunk in real_index.chunks if "buffer interval，可以从0到900秒" in chunk.text)
+    question = "Firehose 的缓冲时间最长可以设成多少秒？"
+    lines, _ = answer_lines(question, [Hit(firehose, 1.0, 1)], real_index, real_index.embedder.embed_queries([question])[0])
+    assert "buffer interval，可以从0到900秒" in [line.text for line in lines]
+
+
 def test_number_question_quotes_the_line_in_the_unit_it_asks_for(real_index):
     answer = ask(real_index, "SQS 的消息最多保留几天？", SETTINGS)
     assert not answer.refused

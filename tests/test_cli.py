@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -66,6 +67,18 @@ def test_settings_come_from_environment_variables(indexed):
 def test_info_describes_the_index(indexed):
     result = run("info", "--index-dir", str(indexed))
     assert "hash (256 dims)" in result.stdout and "2 files, 3 chunks" in result.stdout
+
+
+def test_index_lines_embeds_every_line_once_and_info_says_so(write_notes, tmp_path):
+    corpus, index_dir = write_notes(NOTES), tmp_path / "ix"
+    assert "not all embedded yet" in (run("index", str(corpus), "--index-dir", str(index_dir)) and run("info", "--index-dir", str(index_dir))).stdout
+    first = run("index", str(corpus), "--index-dir", str(index_dir), "--lines")
+    assert first.returncode == 0, first.stderr
+    embedded = re.search(r"embedded (\d+) note lines .*; (\d+) lines ready", first.stderr)
+    assert embedded and int(embedded.group(1)) > 0 and embedded.group(1) == embedded.group(2)
+    again = run("index", str(corpus), "--index-dir", str(index_dir), "--lines")
+    assert "embedded 0 note lines" in again.stderr and f"{embedded.group(2)} lines ready" in again.stderr
+    assert "every line embedded" in run("info", "--index-dir", str(index_dir)).stdout
 
 
 def test_ask_json_carries_answer_citations_and_timings(indexed):

@@ -114,3 +114,43 @@ def test_warming_embeds_every_line_once_and_then_answers_embed_nothing(write_not
     assert warm_line_cache(index, should_stop=lambda: False) == 0
     search(index, "UDP 头部多大", k=2, line_evidence=True)
     assert cached_vectors(settings.index_dir) == before + 5  # every line an answer reads was already there
+
+
+def test_warmed_lines_are_gathered_for_search_and_a_new_build_starts_without_them(write_notes, hash_settings):
+    from notebot.search.line_ranking import line_matrix, warm_lines
+    from notebot.search.lines import line_text
+
+    notes = {"a.md": "# TCP\n- 可靠传输\n- 流量控制\n# UDP\n- 无连接\n- 头部 8 字节\n", "b.md": "# DNS\n- 域名解析\n"}
+    corpus = write_notes(notes)
+    settings = hash_settings(corpus)
+    build_index(settings)
+    index = Index.load(settings.index_dir)
+    assert line_matrix(index) is None  # nothing gathered yet: search fuses its three usual rankings
+    assert warm_lines(index, should_stop=lambda: True) is None and line_matrix(index) is None
+
+    assert warm_lines(index, should_stop=lambda: False) == 5
+    matrix = line_matrix(Index.load(settings.index_dir))  # another process reads it from the build folder
+    assert matrix is not None and matrix.vectors.shape == (5, index.embedder.dim)
+    udp = next(chunk for chunk in index.chunks if chunk.heading_path.endswith("UDP"))
+    query = index.embedder.embed_queries([line_text(udp.heading_path, "头部 8 字节")])[0]
+    assert matrix.ranking(index, query, 2)[0][0].id == udp.id  # the chunk whose line is nearest comes first
+    assert search(index, "UDP 头部多大", k=2)[0].chunk.id == udp.id
+
+    (corpus / "b.md").write_text("# DNS\n- 域名解析\n- 递归查询\n", encoding="utf-8")
+    build_index(settings)
+    assert line_matrix(Index.load(settings.index_dir)) is None  # a new build: its lines are gathered again when warmed
+
+
+def test_a_line_matrix_that_disagrees_with_its_index_is_ignored(write_notes, hash_settings):
+    import numpy as np
+
+    from notebot.search.line_ranking import OWNERS_FILE, line_matrix, warm_lines
+
+    settings = hash_settings(write_notes({"a.md": "# TCP\n- 可靠传输\n- 流量控制\n"}))
+    build_index(settings)
+    index = Index.load(settings.index_dir)
+    warm_lines(index, should_stop=lambda: False)
+    np.save(settings.index_dir / index.manifest["build"] / OWNERS_FILE, np.zeros(7, np.int32))  # a torn or foreign write
+    reloaded = Index.load(settings.index_dir)
+    assert line_matrix(reloaded) is None
+    assert search(reloaded, "流量控制", k=1)[0].chunk.text.startswith("# TCP")

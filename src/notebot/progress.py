@@ -32,7 +32,7 @@ class ProgressBar:
         if stage != self.stage:
             self.close()
             self.stage = stage
-            self.bar = tqdm(total=total, desc=stage, unit="chunk" if stage == "embed" else "step", file=sys.stderr, leave=False)
+            self.bar = tqdm(total=total, desc=stage, unit={"embed": "chunk", "lines": "line"}.get(stage, "step"), file=sys.stderr, leave=False)
         self.bar.n = done
         self.bar.refresh()
 

@@ -56,7 +56,7 @@ GRAMMAR_CHARS = frozenset("的了吗呢吧啊么什怎哪几呀嘛")  # never pa
 FUNCTION_CHARS = GRAMMAR_CHARS | frozenset("是在有和与或及这那它其请给把被让对从到为会要能用个一来去就都也还里上下些")
 QUESTION_BIGRAMS = frozenset(
     "多少 如何 为何 是否 可以 能否 需要 应该 一个 一下 有没 没有 不是 多大 多久 多长 一般 大概 通常 "
-    "主要 比较 还是 要求 什么 怎么 哪些 哪个 哪里 为什 区别 有什 么区 用来 用于 的是 一共 最多 最长 最大 最小 最少 多高 多快 大多 几个 几种 "
+    "主要 比较 还是 要求 分别 各自 适合 适用 场景 两种 这两 什么 怎么 哪些 哪个 哪里 为什 区别 有什 么区 用来 用于 的是 一共 最多 最长 最大 最小 最少 多高 多快 大多 几个 几种 "
     "笔记 提到 根据 按照".split()  # the question speaking of the notes themselves ("笔记里提到…")
 )
 QUESTION_WORDS = frozenset(
@@ -65,7 +65,7 @@ QUESTION_WORDS = frozenset(
     "should shall may might must has have had was were been being there here than then so if not no yes "
     "about into over under between both each any some all more most much many long big large small "
     "make sure get got use used using need needs want work works way ways thing things kind kinds "
-    "typical typically usually really also just only very please tell explain mean means "
+    "typical typically usually really also just only very please tell explain mean means quickly often respectively "
     "note notes according mention mentions mentioned say says said".split()  # "according to the note, …"
 )
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]*")

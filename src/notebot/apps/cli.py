@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from .. import __version__
@@ -49,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("corpus", nargs="?", type=Path, help="notes folder (default: corpus)")
     index.add_argument("--rebuild", action="store_true", help="re-embed everything, ignoring the cache")
     index.add_argument("--tokenizer", choices=TOKENIZERS, help="lexical tokenizer for Chinese (default cjk-bigram-v1)")
+    index.add_argument("--lines", action="store_true",
+                       help="then embed every note line (~40 ms each; serve/watch/mcp do it when idle): answers quote "
+                       "at once and search also ranks passages by their best line; Ctrl-C stops it, the index stays usable")
 
     search = commands.add_parser("search", parents=[common], help="show the passages that best match a query")
     search.add_argument("query", help="the question or keywords, Chinese or English")
@@ -135,6 +139,28 @@ def cmd_index(args, settings: Settings) -> int:
         state += f"; repaired {', '.join(report['repaired'])} from the embedding cache"
     print(f"indexed {report['files']} files, {report['chunks']} chunks ({state}) in {report['seconds']:.1f} s -> {settings.index_dir}",
           file=sys.stderr)
+    return embed_every_line(settings) if args.lines else 0
+
+
+def embed_every_line(settings: Settings) -> int:
+    from ..search.line_ranking import line_matrix, warm_lines
+    from ..store import open_index
+
+    index = open_index(settings)
+    if getattr(index, "index_dir", None) is None:
+        warn("--lines: line vectors are kept only in a local index; skipped for the milvus store")
+        return 0
+    started = time.monotonic()
+    try:
+        with ProgressBar() as progress:
+            embedded = warm_lines(index, should_stop=lambda: False, pause=0, progress=progress)
+    except KeyboardInterrupt:
+        print("stopped embedding lines: the index is ready, and the lines embedded so far are kept "
+              "(notebot index --lines goes on from there)", file=sys.stderr)
+        return 1
+    matrix = line_matrix(index)
+    lines = len(matrix.owners) if matrix is not None else 0
+    print(f"embedded {embedded} note lines in {time.monotonic() - started:.1f} s; {lines} lines ready for search and quoting", file=sys.stderr)
     return 0
 
 
@@ -172,6 +198,12 @@ def cmd_info(args, settings: Settings) -> int:
     if not vectors.get("complete", True):
         say(f"vectors    embedded {vectors['embedded']:,} of {vectors['total']:,} chunks "
             "(still embedding: keyword search is complete; `notebot index` or a running watch/serve finishes it)")
+    if manifest.get("build"):  # a local index: its build folder holds the gathered line vectors, if any
+        from ..search.line_ranking import VECTORS_FILE
+
+        gathered = (settings.index_dir / manifest["build"] / VECTORS_FILE).exists()
+        say("lines      " + ("every line embedded: search also ranks passages by their best line" if gathered else
+                             "not all embedded yet (`notebot index --lines`, or serve/watch/mcp when idle)"))
     say(f"chunker    {manifest['chunker']}")
     say(f"tokenizer  {manifest['tokenizer']}")
     say(f"built      {manifest['built_at']} by notebot {manifest['notebot_version']} (format {manifest['format_version']})")

@@ -6,8 +6,9 @@ batches: lexical search works at once, each round swaps in an index with more ve
 round is an ordinary incremental build_index — only changed text is embedded, the cache keeps
 every finished batch, and the manifest swap is atomic — so questions keep using the previous
 index until the new one is in, and a crash or Ctrl-C loses nothing already embedded. With nothing
-else to do it embeds the note lines answers quote into the index's cache (search/lines.py
-warm_line_cache), so a new question need not wait for them; any change interrupts it.
+else to do it embeds the note lines answers quote into the index's cache and gathers them for search's
+line ranking (search/line_ranking.py warm_lines), so a new question need not wait for them and
+passages rank by their best line; any change interrupts it.
 
 `NoteWatcher` feeds it file events from watchdog (inotify/FSEvents/…, or polling where OS events
 don't exist), keeping only notes outside hidden folders.
@@ -100,8 +101,8 @@ class IndexKeeper:
         self._build = build
         self._manifest = manifest
         self._on_change = on_change
-        # Once nothing else is to do: embed the lines answers quote (search/lines.py warm_line_cache),
-        # stopping for any change; again after each round that changed the index.
+        # Once nothing else is to do: embed the lines answers quote and search ranks by
+        # (search/line_ranking.py warm_lines), stopping for any change; again after each round that changed the index.
         self._warm_lines = warm_lines
         self.lines_warm = warm_lines is None
         self.warming = False
@@ -247,7 +248,7 @@ class IndexKeeper:
         if self.busy:
             parts.append("re-indexing…")
         elif self.warming:
-            parts.append("⏳ embedding note lines for quoting (a new question is answered faster once done)")
+            parts.append("⏳ embedding note lines (new questions are answered faster, and passages ranked by their best line, once done)")
         if self.last_change:
             parts.append(f"last change {self.last_change.at:%H:%M:%S}: {self.last_change.summary()}")
         if self.last_error:
@@ -380,11 +381,11 @@ def keep_app_index(app, watch: bool, poll: bool = False) -> IndexKeeper:
     def build(**options) -> dict:
         return app.build(wait=True, **options)
 
-    from ..search.lines import warm_line_cache
+    from ..search.line_ranking import warm_lines
 
     keeper = IndexKeeper(build, lambda: app.index.manifest,
                          on_change=lambda change: log.info("re-indexed: %s", change.summary()),
-                         warm_lines=lambda should_stop: warm_line_cache(app.index, should_stop))
+                         warm_lines=lambda should_stop: warm_lines(app.index, should_stop))
     if watch:
         watcher = NoteWatcher(app.settings.corpus_dir, keeper, poll=poll).start()
         keeper.notify()  # catch up with edits made while nothing was watching
@@ -397,7 +398,7 @@ def keep_disk_index(settings: Settings, watch: bool, poll: bool = False, warn: C
                     index: Callable[[], object] | None = None) -> tuple[IndexKeeper, NoteWatcher | None]:
     """For `notebot watch` and `notebot mcp`: keep the index folder fresh; readers follow its manifest.
     `index` gives the loaded index whose embedder warms the line cache (default: the folder's, opened)."""
-    from ..search.lines import warm_line_cache
+    from ..search.line_ranking import warm_lines
     from ..store import index_exists, open_index, read_manifest
     from ..store.build import build_index
 
@@ -409,7 +410,7 @@ def keep_disk_index(settings: Settings, watch: bool, poll: bool = False, warn: C
 
     served = index or (lambda: open_index(settings))
     keeper = IndexKeeper(build, manifest, on_change=on_change or (lambda change: log.info("re-indexed: %s", change.summary())),
-                         warm_lines=lambda should_stop: warm_line_cache(served(), should_stop))
+                         warm_lines=lambda should_stop: warm_lines(served(), should_stop))
     watcher = None
     if watch:
         watcher = NoteWatcher(settings.corpus_dir, keeper, poll=poll).start()

@@ -5,8 +5,9 @@ Lines are embedded on demand (only lines of the few passages an answer ranks and
 in the index's embedding cache, keyed like chunks by embedder + text, so a line is embedded once per
 index folder. Long-running apps (`notebot serve`, `watch`, `mcp`) also warm that cache in the background
 once the index is complete (`warm_line_cache`), so a new question there finds its lines embedded; the
-index build itself never waits for lines. Measured against embedding every line at index time in
-benchmarks/README.md.
+index build itself waits for lines only when asked (`notebot index --lines`). Once all are embedded,
+search also ranks chunks by their best line (line_ranking.py). Measured against embedding every
+line at index time in benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..progress import Progress, silent
 from ..store import Index
 from ..store.cache import EmbeddingCache, cache_key
 from .dictionary import translations
@@ -164,7 +166,8 @@ def chunk_line_texts(index: Index, chunk) -> list[str]:
     return texts
 
 
-def warm_line_cache(index: Index, should_stop: Callable[[], bool], batch: int = WARM_BATCH, pause: float = 0.05) -> int | None:
+def warm_line_cache(index: Index, should_stop: Callable[[], bool], batch: int = WARM_BATCH, pause: float = 0.05,
+                    progress: Progress = silent) -> int | None:
     """Embed every line of the index that its cache lacks, `batch` lines at a time, until done or
     `should_stop()`: afterwards no question waits for its lines (~40 ms each on 2 cores). Returns
     how many were embedded, or None when stopped first. The pause between batches hands the
@@ -186,6 +189,7 @@ def warm_line_cache(index: Index, should_stop: Callable[[], bool], batch: int = 
         if should_stop():
             return None
         line_vectors(index, missing[start : start + batch])
+        progress("lines", min(start + batch, len(missing)), len(missing))
         time.sleep(pause)
     return len(missing)
 

@@ -11,6 +11,7 @@ from ..errors import NotebotError
 from ..records import Chunk, Hit
 from ..settings import MODES
 from ..store import Index, Scored
+from .line_ranking import line_matrix
 from .lines import line_vectors, overlap, own_line_texts, term_weights
 from .notes import VaultEvidence, vault_evidence
 
@@ -26,6 +27,11 @@ NOTE_SCAN = 1000  # chunks whose cosine ranks notes: a note not among them ranks
 NOTE_VECTOR_WEIGHT = 0.0
 NOTE_OUTLINE_WEIGHT = 0.0
 GLOSSARY_WEIGHT = 0.5
+# Once every line of the index is embedded (search/line_ranking.py): chunks ranked by their best line
+# join the fusion at the weight of a chunk ranking. Measured on the whole vault (benchmarks/README.md,
+# "Line ranking"): dev-wide Hit@5 0.857 -> 0.929 under `ask`, dev Hit@1 0.850 -> 0.875, `corpus/`
+# alone unchanged; weights 0.75–1.25 alike, 1.5 and up cost Hit@1 everywhere.
+LINE_RANKING_WEIGHT = 1.0
 # Line evidence (answers only): the fused top 5 are ranked once more by their best single line's
 # cosine with the question (the line read with its heading path, search/lines.py), and that ranking
 # joins the fusion at the weight of a chunk ranking: in a long note the passages all look alike as
@@ -94,13 +100,17 @@ def lexical(index: Index, query: str, n: int, query_vector: np.ndarray | None = 
 
 def hybrid(index: Index, query: str, n: int, query_vector: np.ndarray | None = None) -> Scored:
     """Reciprocal-rank fusion of chunk rankings (vector, BM25, BM25 of the glossary's translations of
-    the query's terms), plus — when its weights are on — a vote for each chunk's note from two note
-    rankings (best chunk cosine, BM25 over title + headings). Rank sums tie often (1st + 3rd = 3rd + 1st), so ties go to the chunk
+    the query's terms, and by best line once every line of a local index is embedded), plus — when
+    its weights are on — a vote for each chunk's note from two note rankings (best chunk cosine, BM25
+    over title + headings). Rank sums tie often (1st + 3rd = 3rd + 1st), so ties go to the chunk
     with the higher sum of scores, each scaled by its list's best score; then corpus order.
     Every store runs this same fusion over its own searches (Milvus answers each in the engine), so
-    they rank alike by design; the work is per candidate (a few hundred), never per chunk of the index."""
+    they rank alike by design; the fusion's work is per candidate (a few hundred), never per chunk."""
     depth = max(n, CANDIDATES)
     note_votes = bool(NOTE_VECTOR_WEIGHT or NOTE_OUTLINE_WEIGHT)
+    lines = line_matrix(index) if LINE_RANKING_WEIGHT else None
+    if lines is not None and query_vector is None:
+        query_vector = embed_query(index, query)  # once, for the chunks and their lines
     every = vector(index, query, max(depth, NOTE_SCAN) if note_votes else depth, query_vector)  # notes are ranked by their best chunk
     keywords = lexical(index, query, depth)
     rankings = [(every[:depth], 1.0, None), (keywords, 1.0, None)]
@@ -112,6 +122,8 @@ def hybrid(index: Index, query: str, n: int, query_vector: np.ndarray | None = N
     translations = index.glossary.expand(query)
     if translations and GLOSSARY_WEIGHT:
         rankings.append((lexical(index, " ".join(translations), depth), GLOSSARY_WEIGHT, None))
+    if lines is not None:
+        rankings.append((lines.ranking(index, query_vector, depth), LINE_RANKING_WEIGHT, None))
     fused: dict[str, float] = {}
     strength: dict[str, float] = {}
     chunks: dict[str, Chunk] = {}
