@@ -8,7 +8,7 @@ Works on copies of the index whose embedding cache holds the chunk vectors only 
 - a cold `notebot ask` process (median of 5, line vectors cached);
 - index time: embedding every quotable line of every chunk, as an index-time step would;
 - warmed, as `notebot serve` / `watch` / `mcp` leave an index once idle (search/lines.py
-  warm_line_cache): the time to warm it, then questions never asked before (p50 / p95, and cold
+  warm_lines, which also gathers them for the line ranking): the time to warm it, then questions never asked before (p50 / p95, and cold
   `notebot ask` processes), and questions asked while the warming runs at background priority.
 """
 
@@ -38,7 +38,7 @@ def chunk_only_copy(index_dir: Path, work: Path) -> Path:
     from notebot.store.local import LocalIndex
 
     copy = work / "index"
-    shutil.copytree(index_dir, copy)
+    shutil.copytree(index_dir, copy, ignore=shutil.ignore_patterns("line-*.npy"))  # no gathered lines either
     index = LocalIndex.load(copy)
     keep = {cache_key(index.manifest["embedder"]["name"], c.embed_text) for c in index.chunks}
     db = sqlite3.connect(copy / "embed-cache.sqlite")
@@ -113,7 +113,7 @@ def warmed(index_dir: Path, work: Path, questions: list[str]) -> dict:
     import threading
 
     from notebot.apps.watch import _background_priority
-    from notebot.search.lines import warm_line_cache
+    from notebot.search.line_ranking import warm_lines
     from notebot.settings import Settings
     from notebot.store.local import LocalIndex
 
@@ -127,7 +127,7 @@ def warmed(index_dir: Path, work: Path, questions: list[str]) -> dict:
 
     def warm() -> None:
         _background_priority()
-        warm_line_cache(index, should_stop=done.is_set)
+        warm_lines(index, should_stop=done.is_set)
 
     thread = threading.Thread(target=warm, daemon=True)
     thread.start()
@@ -141,7 +141,7 @@ def warmed(index_dir: Path, work: Path, questions: list[str]) -> dict:
     index, settings = LocalIndex.load(copy), Settings.load(environ={}, index_dir=copy)
     index.embedder.embed_queries(["warm up"])
     started = time.perf_counter()
-    results["warm_lines_embedded"] = warm_line_cache(index, should_stop=lambda: False)
+    results["warm_lines_embedded"] = warm_lines(index, should_stop=lambda: False)
     results["warm_s"] = round(time.perf_counter() - started, 1)
     results |= p50_p95("warmed_new_question", timed_asks(index, settings, questions[5:]))
     results["warmed_cold_ask_new_question_s_median"] = cold_ask_median(copy, questions[:5])

@@ -94,7 +94,7 @@ def warm_lines(index: Index, should_stop: Callable[[], bool], **options) -> int 
     """Embed every line the cache lacks (lines.warm_line_cache, which takes the `options`), then
     gather the line matrix. Returns how many lines were embedded, or None when stopped first."""
     embedded = warm_line_cache(index, should_stop, **options)
-    if embedded is not None and not should_stop():
+    if embedded is not None and not should_stop() and (embedded or line_matrix(index) is None):
         save_line_matrix(index)
     return embedded
 
