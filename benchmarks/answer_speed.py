@@ -7,7 +7,7 @@ Works on copies of the index whose embedding cache holds the chunk vectors only 
 - ask again (line vectors from the cache), p50 / p95;
 - a cold `notebot ask` process (median of 5, line vectors cached);
 - index time: embedding every quotable line of every chunk, as an index-time step would;
-- warmed, as `notebot serve` / `watch` / `mcp` leave an index once idle (search/lines.py
+- warmed, as `notebot serve` / `watch` / `mcp` leave an index once idle (search/line_ranking.py
   warm_lines, which also gathers them for the line ranking): the time to warm it, then questions never asked before (p50 / p95, and cold
   `notebot ask` processes), and questions asked while the warming runs at background priority.
 """

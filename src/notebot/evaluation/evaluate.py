@@ -295,6 +295,7 @@ def run(args, settings: Settings) -> int:
         results = evaluate(index, questions, modes, settings, answers=args.answers, progress=progress)
     results["settings"] = settings.redacted()
     results["manifest"] = index.manifest
+    results["line_ranking"] = line_ranking_state(index)
     results["qa"] = str(args.qa)
     for item in results["broken"]:
         print(f"warning: {args.qa}:{item['line']}: question {item['id']} is broken: evidence "
@@ -306,6 +307,14 @@ def run(args, settings: Settings) -> int:
         print(f"report written to {args.report}", file=sys.stderr)
     print(json.dumps(_public(results), ensure_ascii=False, indent=2) if args.json else format_table(results))
     return _gate(results, thresholds)
+
+
+def line_ranking_state(index) -> str:
+    """Whether hybrid search also ranked chunks by their best line (every line embedded), for the record."""
+    from ..search.line_ranking import line_matrix
+
+    matrix = line_matrix(index)
+    return f"on ({len(matrix.owners):,} lines)" if matrix is not None else "off (not every line embedded: notebot index --lines)"
 
 
 def _public(results: dict) -> dict:
@@ -327,7 +336,7 @@ def _gate(results: dict, thresholds: dict[str, float]) -> int:
 def format_table(results: dict) -> str:
     from .report import metrics_table, rates_line
 
-    lines = []
+    lines = [f"line ranking {results['line_ranking']}"] if "line_ranking" in results else []
     for mode, summary in results["modes"].items():
         lines.append(f"mode {mode}")
         lines.append(metrics_table(summary))

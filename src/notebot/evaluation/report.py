@@ -78,7 +78,8 @@ def write_report(results: dict, path: Path) -> None:
     parts = [f"# notebot evaluation: {results['qa']}", ""]
     manifest = results["manifest"]
     parts += [f"Index: {manifest['counts']['files']} files, {manifest['counts']['chunks']} chunks, embedder "
-              f"`{manifest['embedder']['name']}`, tokenizer `{manifest['tokenizer']}`, built {manifest['built_at']}.", ""]
+              f"`{manifest['embedder']['name']}`, tokenizer `{manifest['tokenizer']}`, built {manifest['built_at']}; "
+              f"line ranking {results.get('line_ranking', 'off')}.", ""]
     if len(results["modes"]) > 1:
         parts += ["## Modes side by side", "", modes_table(results), ""]
     if charted:
