@@ -8,7 +8,10 @@ import pytest
 from notebot.apps.ui import NotebotApp
 from notebot.apps.watch import IndexKeeper, NoteWatcher, keep_app_index, keep_disk_index
 from notebot.search import search
+from notebot.search.line_ranking import line_matrix
+from notebot.search.lines import split_lines
 from notebot.store.build import build_index
+from notebot.store.local import LocalIndex as Index
 
 from conftest import cached_vectors
 
@@ -178,10 +181,12 @@ def test_a_served_index_gets_its_lines_embedded_once_nothing_else_is_to_do(watch
     wait_for(lambda: app.keeper.lines_warm)
     cached = cached_vectors(app.settings.index_dir)
     assert cached == 2 + 3  # two notes of one chunk each, three quotable lines
+    assert len(line_matrix(app.index).owners) == 3  # gathered: search ranks passages by their best line
     (corpus / "gcp.md").write_text("# BigQuery\n- 列式数据仓库\n- 支持 BI Engine\n", encoding="utf-8")
     wait_for(lambda: "gcp.md" in files_found(app, "BI Engine"))
-    wait_for(lambda: app.keeper.lines_warm)
+    wait_for(lambda: app.keeper.lines_warm and line_matrix(app.index) is not None)
     assert cached_vectors(app.settings.index_dir) > cached  # the edited note's lines too
+    assert len(line_matrix(app.index).owners) == sum(len(split_lines(c.text)) for c in app.index.chunks)  # gathered again, new build
 
 
 def test_the_disk_keeper_of_watch_and_mcp_warms_the_index_folders_line_cache(write_notes, hash_settings):
@@ -194,3 +199,4 @@ def test_the_disk_keeper_of_watch_and_mcp_warms_the_index_folders_line_cache(wri
     finally:
         keeper.stop()
     assert cached_vectors(settings.index_dir) == before + 3  # the three note lines
+    assert line_matrix(Index.load(settings.index_dir)) is not None  # gathered in the build folder, for every reader
