@@ -81,6 +81,16 @@ def test_index_lines_embeds_every_line_once_and_info_says_so(write_notes, tmp_pa
     assert "every line embedded" in run("info", "--index-dir", str(index_dir)).stdout
 
 
+def test_index_lines_that_cannot_be_written_is_a_one_line_error(indexed):
+    build = json.loads((indexed / "manifest.json").read_text(encoding="utf-8"))["build"]
+    (indexed / build / "line-vectors.npy").mkdir()  # in the way of the atomic rename, even for root
+    result = run("index", str(indexed.parent / "corpus"), "--index-dir", str(indexed), "--lines")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and lines[-1].startswith("error: could not write the line vectors"), result.stderr
+    assert "Traceback" not in result.stderr
+    assert run("search", "BigQuery", "--index-dir", str(indexed)).returncode == 0  # the index itself is fine
+
+
 def test_ask_json_carries_answer_citations_and_timings(indexed):
     result = run("ask", "DynamoDB 的 item 最大多大？", "--index-dir", str(indexed), "--json")
     answer = json.loads(result.stdout)

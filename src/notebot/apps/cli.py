@@ -159,8 +159,11 @@ def embed_every_line(settings: Settings) -> int:
               "(notebot index --lines goes on from there)", file=sys.stderr)
         return 1
     matrix = line_matrix(index)
-    lines = len(matrix.owners) if matrix is not None else 0
-    print(f"embedded {embedded} note lines in {time.monotonic() - started:.1f} s; {lines} lines ready for search and quoting", file=sys.stderr)
+    if matrix is None:
+        raise NotebotError(f"could not write the line vectors into {settings.index_dir}",
+                           "make it writable; until then search does not rank passages by their best line")
+    print(f"embedded {embedded} note lines in {time.monotonic() - started:.1f} s; {len(matrix.owners)} lines ready for search and quoting",
+          file=sys.stderr)
     return 0
 
 
