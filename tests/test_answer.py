@@ -157,6 +157,14 @@ def test_question_slots_leave_out_the_characters_of_question_words_and_the_notes
     assert question_slots("According to the note, what is the first principle of finance?")[0].text == "first"
 
 
+def test_an_english_plural_is_covered_by_its_singular_but_a_name_only_as_written():
+    slots = {slot.text: slot for slot in question_slots("How many DAX nodes are recommended for production?")}
+    assert set(slots) == {"dax", "nodes", "production"}  # "recommended" asks what the notes advise
+    assert "node" in slots["nodes"].candidates
+    tables = next(slot for slot in question_slots("DynamoDB 全局表（Global Tables）的延迟是多少？") if slot.text == "tables")
+    assert tables.name and "table" not in tables.candidates
+
+
 def test_chinese_word_is_covered_by_the_english_word_the_notes_use(real_index):
     firehose = next(chunk for chunk in real_index.chunks if "buffer interval" in chunk.text)
     evidence = gather_evidence("Firehose 的缓冲时间最长可以设成多少秒？", [Hit(firehose, 1.0, 1)], real_index, None)

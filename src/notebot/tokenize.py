@@ -59,3 +59,15 @@ def _word_forms(run: str) -> list[str]:
     if len(parts) <= 1:
         return parts if parts == [run] else [run, *parts]
     return [run, *parts, "".join(parts)]
+
+
+def singulars(word: str) -> list[str]:
+    """The singular forms an English plural may have ("replicas" -> "replica", "indexes" -> "index",
+    "indexe"; "policies" -> "policy"); empty for a word that does not look plural."""
+    if word.endswith("ies"):
+        return [word[:-3] + "y"]
+    if word.endswith("es"):
+        return [word[:-2], word[:-1]]
+    if word.endswith("s") and not word.endswith("ss"):
+        return [word[:-1]]
+    return []

