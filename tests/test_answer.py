@@ -200,6 +200,12 @@ def test_number_question_answered_by_items_of_one_list_quotes_the_items(real_ind
     assert "buffer interval，可以从0到900秒" in [line.text for line in lines]
 
 
+def test_number_question_quotes_only_the_items_that_state_a_number(real_index):
+    answer = ask(real_index, "KDS 里的消息最长能保存多久？", SETTINGS)
+    assert "1年" in answer.text, answer.text  # not crowded out by the KDS/MSK comparison list around the lead
+    assert "IAM Policy" not in answer.text and "partition只能增加" not in answer.text
+
+
 def test_number_question_quotes_the_line_in_the_unit_it_asks_for(real_index):
     answer = ask(real_index, "SQS 的消息最多保留几天？", SETTINGS)
     assert not answer.refused

@@ -146,15 +146,15 @@ def _quote(question, chosen, whole_lists, required, by_hit, hits, index) -> list
         if rank >= required and sum(len(q.text) for q in quoted) >= ANSWER_BUDGET:
             break  # enough said: a further line would only bury the answer
         lines = by_hit[line.hit_number]
-        # A line's sub-items come along (notes put the detail there), except under a number
-        # question, where only a line announcing its items ("…：") or a list gathered for its
-        # chosen items that states a number ("buffer interval，可以从0到900秒") brings them. The
-        # lead line's list is quoted whole, up to LEAD_CHILDREN items: it is the answer.
+        # A line's sub-items come along (notes put the detail there). Under a number question only
+        # a line announcing its items ("…：") or a list gathered for its chosen items brings them,
+        # and only the items stating a number ("buffer interval，可以从0到900秒"): the others would
+        # crowd out the line that answers. The lead line's list is quoted up to LEAD_CHILDREN items.
         whole = (line.hit_number, line.position) in whole_lists
         limit = LEAD_CHILDREN if rank == 0 or whole else MAX_CHILDREN
         children = _children(lines, line, limit)
-        if kind == "number" and not _introduces(line) and not (whole and any(ch.isdigit() for child in children for ch in child.text)):
-            children = []
+        if kind == "number":
+            children = [child for child in children if any(ch.isdigit() for ch in child.text)] if whole or _introduces(line) else []
         last = children[-1] if children else line
         if (children or _introduces(line)) and last.position == len(lines) - 1:
             children += _continuation(index, hits, line, by_hit)[: limit - len(children)]  # the list goes on in the next chunk
