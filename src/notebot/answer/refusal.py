@@ -286,10 +286,11 @@ def refusal_reason(question: str, hits: Sequence[Hit], evidence: Evidence | None
     for kind, asks, answers in UNIT_CHECKS:
         if asks.search(question) and not answers.search(text):
             return f"the question asks for a {kind} and the closest passages state none"
-    names = [normalize(name) for name in question_names(question)]
-    for clause in CLAUSE_END.split(question):  # "…最大多大？它默认是哪种…？": only the clause asking for the default
-        if DEFAULT_WORD.search(clause) and not _states_default(hits[:TOP_PASSAGES], bool(NUMBER_QUESTION.search(clause)), names):
-            return "the question asks for a default and the closest passages state none"
+    if DEFAULT_WORD.search(question):
+        names = [normalize(name) for name in question_names(question)]
+        for clause in CLAUSE_END.split(question):  # "…最大多大？它默认是哪种…？": only the clause asking for the default
+            if DEFAULT_WORD.search(clause) and not _states_default(hits[:TOP_PASSAGES], bool(NUMBER_QUESTION.search(clause)), names):
+                return "the question asks for a default and the closest passages state none"
     return None
 
 

@@ -18,7 +18,6 @@ benchmarks/README.md ("Line ranking").
 
 from __future__ import annotations
 
-import os
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..store import Index, Scored
+from ..store.local import write_atomic
 from .lines import line_vectors, own_line_texts, warm_line_cache
 
 VECTORS_FILE = "line-vectors.npy"
@@ -82,8 +82,8 @@ def save_line_matrix(index: Index) -> LineMatrix | None:
         owners += [row] * len(own)
     matrix = LineMatrix.of(line_vectors(index, texts), np.asarray(owners, dtype=np.int32))
     try:
-        _write_atomic(folder / OWNERS_FILE, matrix.owners)
-        _write_atomic(folder / VECTORS_FILE, matrix.vectors)
+        for name, array in ((OWNERS_FILE, matrix.owners), (VECTORS_FILE, matrix.vectors)):
+            write_atomic(folder / name, lambda out, array=array: np.save(out, np.ascontiguousarray(array), allow_pickle=False))
     except OSError:
         return None  # the build was replaced meanwhile, or the folder is read-only: search goes on without it
     _LOADED[index] = matrix
@@ -118,18 +118,6 @@ def _build_folder(index: Index) -> Path | None:
     folder = getattr(index, "index_dir", None)
     build = index.manifest.get("build")
     return Path(folder) / build if folder is not None and build else None
-
-
-def _write_atomic(path: Path, array: np.ndarray) -> None:
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        with open(partial, "wb") as out:
-            np.save(out, np.ascontiguousarray(array), allow_pickle=False)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 _LOADED: "weakref.WeakKeyDictionary[Index, LineMatrix | None]" = weakref.WeakKeyDictionary()

@@ -28,11 +28,11 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
@@ -225,10 +225,15 @@ def write_error(index_dir: Path, problem: OSError) -> NotebotError:
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
+    write_atomic(path, lambda out: out.write(json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")))
+
+
+def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write a file whole or not at all: `write` fills a temporary file, synced, then renamed over `path`."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(temporary, "w", encoding="utf-8") as out:
-            json.dump(data, out, ensure_ascii=False, indent=2)
+        with open(temporary, "wb") as out:
+            write(out)
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, path)
