@@ -31,6 +31,7 @@ from pathlib import Path
 import notebot  # noqa: F401  (first: it sets the thread defaults before numpy loads)
 import numpy as np
 
+from notebot.answer.ask import retrieve
 from notebot.evaluation.evaluate import is_relevant, load_qa
 from notebot.search import search
 from notebot.search.line_ranking import line_matrix, warm_lines
@@ -90,8 +91,9 @@ def measure(label: str, corpus: Path, qa_sets: dict[str, Path], seed: Path | Non
         systems = {}
         for mode in ("hybrid", "vector", "lexical"):
             systems[f"notebot-{mode}"] = score(lambda q, m=mode: [h.chunk.text for h in search(index, q, 10, m)], questions)
-        # What `ask` cites: hybrid, then the top 5 re-ranked by their best line (search/retrieve.py).
-        systems["notebot-hybrid+lines"] = score(lambda q: [h.chunk.text for h in search(index, q, 10, line_evidence=True)], questions)
+        # What `ask` cites (answer/ask.py `retrieve`), ten deep: hybrid, the top 5 re-ranked by their
+        # best line, a two-part question's parts each with their best passage.
+        systems["notebot-hybrid+lines"] = score(lambda q: ask_sources(index, q), questions)
         systems["bm25-jieba"] = score(lambda q: [h.chunk.text for h in search(jieba_index, q, 10, "lexical")], questions)
         if pipeline:
             systems["naive-langchain"] = score(pipeline.search, questions)
@@ -105,9 +107,13 @@ def measure(label: str, corpus: Path, qa_sets: dict[str, Path], seed: Path | Non
     for name, questions in sets.items():
         systems = result["sets"][name]
         systems["notebot-hybrid, warmed"] = score(lambda q: [h.chunk.text for h in search(index, q, 10)], questions)
-        systems["notebot-hybrid+lines, warmed"] = score(lambda q: [h.chunk.text for h in search(index, q, 10, line_evidence=True)], questions)
+        systems["notebot-hybrid+lines, warmed"] = score(lambda q: ask_sources(index, q), questions)
     speed.update(latency(index, [q.question for questions in sets.values() for q in questions]))
     return result
+
+
+def ask_sources(index: Index, question: str) -> list[str]:
+    return [h.chunk.text for h in retrieve(index, question, Settings(k=10)).hits]
 
 
 def _assemble(corpus: Path, distractors: Path | None, target: Path) -> Path:

@@ -175,3 +175,18 @@ def test_report_on_a_set_of_only_unanswerable_questions_has_no_chart(indexed, tm
     report = tmp_path / "out" / "report.md"
     assert main(["eval", str(write_qa(tmp_path, GOOD[2:])), "--index-dir", str(indexed), "--answers", "--report", str(report)]) == 0
     assert "refused 1 of 1 unanswerable" in report.read_text(encoding="utf-8") and not report.with_suffix(".png").exists()
+
+
+def test_a_two_part_question_is_ranked_as_ask_cites_its_sources(write_notes, tmp_path, monkeypatch, capsys):
+    # Plain search ranks the second part's passage under a DynamoDB sibling (3rd); ask brings each
+    # part's best passage right after the question's own best one (2nd). Eval scores what ask cites.
+    monkeypatch.setenv("NOTEBOT_EMBEDDER", "hash")
+    sections = ["容量\n- DynamoDB 的 item 最大 400KB，超过要拆分或存到 S3", "分区\n- DynamoDB 的分区键决定数据分布，热分区会限流",
+                "索引\n- DynamoDB 的 LSI 要在建表时创建，GSI 可以之后添加", "备份\n- DynamoDB 支持 PITR，可以恢复到 35 天内任意时间点",
+                "流\n- DynamoDB Streams 记录 item 的修改，保留 24 小时"]
+    notes = {"aws.md": "# DynamoDB\n" + "".join(f"## {s}\n" for s in sections) + "# BigQuery\n- 列式数据仓库，按扫描量计费\n"}
+    index_dir = tmp_path / "index"
+    assert main(["index", str(write_notes(notes)), "--index-dir", str(index_dir)]) == 0
+    question = {**GOOD[1], "question": "DynamoDB 的 item 最大多大？BigQuery 是怎么计费的？"}
+    assert main(["eval", str(write_qa(tmp_path, [question])), "--index-dir", str(index_dir), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["modes"]["hybrid"]["all"]["mrr@10"] == 0.5

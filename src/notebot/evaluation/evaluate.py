@@ -2,8 +2,9 @@
 
 Relevance is evidence-based: a retrieved chunk is relevant when its text contains any of the
 question's evidence strings, both normalised (NFKC, whitespace and markdown * _ ` removed,
-lower-cased). Passages are ranked as `ask` ranks the ones it cites: in hybrid mode the top 5 are
-re-ranked by their best line (search/retrieve.py, `line_evidence`).
+lower-cased). Passages are ranked as `ask` ranks the ones it cites (answer/ask.py `retrieve`): in
+hybrid mode the top 5 re-ranked by their best line, and a two-part question's parts each bring
+their best passage.
 """
 
 from __future__ import annotations
@@ -171,16 +172,14 @@ def _run_one(index, q: Question, mode: str, settings: Settings, answers: bool, r
     from dataclasses import replace
 
     from ..answer import ask
-    from ..search import search
-
     from ..answer.ask import check_history, follow_conversation
 
     started = time.perf_counter()
     settings = replace(settings, mode=mode)
-    query = q.question
-    if q.history:  # the turn's own retrieval: the question as the conversation resolves it
-        query = follow_conversation(index, q.question, check_history(list(q.history)), settings).query
-    hits = search(index, query, max(settings.k, 10), mode, line_evidence=True)  # as ask ranks its sources
+    # The passages ask would cite, ten deep: the turn read in its conversation, re-ranked by best
+    # line, a two-part question's parts each with their passage (answer/ask.py).
+    ranked = replace(settings, k=max(settings.k, 10))
+    hits = follow_conversation(index, q.question, check_history(list(q.history)), ranked).hits
     seconds = time.perf_counter() - started
     relevance = [is_relevant(h.chunk.text, q.evidence) for h in hits[:10]] if q.evidence else []
     rank = next((i + 1 for i, relevant in enumerate(relevance) if relevant), None)
