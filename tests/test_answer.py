@@ -218,6 +218,8 @@ def test_question_kinds():
     assert question_kind("SSE-KMS 和 SSE-C 有什么区别？") == "comparison"
     assert question_kind("Object 最大多大？") == "number"
     assert question_kind("S3 有哪些加密方式？") == "list"
+    assert question_kind("Snow 家族里用来做数据迁移的设备有哪几种？") == "list"  # which kinds, not how many
+    assert question_kind("Kinesis 有几种消费者模式？") == "number"
 
 
 def test_chat_answers_each_turn_with_sources_and_reads_follow_ups_in_context(real_index, capsys):
@@ -276,6 +278,41 @@ def test_two_chosen_items_of_one_list_bring_the_whole_list():
     lines = split_lines("- 常用策略：\n  - cast：转换\n  - project：选择\n  - nullify：置空\n- 其他")
     gathered, heads = _gather_lists([lines[1], lines[3]], {1: lines})
     assert gathered == [lines[0]] and heads == {(1, 0)}
+
+
+def test_chosen_items_of_a_long_list_stand_on_their_own_unless_a_list_is_asked_for():
+    from notebot.answer.extractive import LEAD_CHILDREN, _gather_lists
+
+    items = "".join(f"  - item {i}\n" for i in range(LEAD_CHILDREN + 2))
+    lines = split_lines("- Replication：\n" + items)
+    gathered, heads = _gather_lists([lines[-1], lines[-3]], {1: lines}, long_lists=False)
+    assert gathered == [lines[-1], lines[-3]] and heads == set()
+    assert _gather_lists([lines[-1], lines[-3]], {1: lines}, long_lists=True) == ([lines[0]], {(1, 0)}), "a list question wants the list"
+
+
+def test_a_paragraph_in_bold_heads_the_items_after_it():
+    from notebot.answer.extractive import _children
+
+    lines = split_lines("**Kinesis Video Stream**\n\n- 不能输出到S3\n- 可以接Rekognition\n\n**Kinesis Data Firehose**\n- 就是一个管子")
+    assert [line.parent for line in lines] == ["", "**Kinesis Video Stream**", "**Kinesis Video Stream**", "", "**Kinesis Data Firehose**"]
+    assert [line.text for line in _children(lines, lines[0])] == ["不能输出到S3", "可以接Rekognition"]
+    assert not split_lines("- **Data Migration**\n- Snowcone")[1].parent, "a list item in bold is an item, not a heading"
+    assert not split_lines("**Power=Rate/Delay**\n\n这个公式描述了…")[0].titled, "over a paragraph it is a statement"
+
+
+def test_a_comparison_quotes_each_side_not_only_a_line_naming_both(real_index):
+    from notebot.answer.extractive import _sides
+
+    both, nvme, luks = split_lines("- 可以用NVMe加密和LUKS加密的方式\n- NVMe加密：由固态硬盘自带的加密引擎执行\n- LUKS加密：是一个软件加密方案")
+    ranked = [(1.0, both), (0.9, luks), (0.8, nvme)]
+    assert _sides("NVMe 加密和 LUKS 加密有什么区别？", ranked, [both], real_index) == [nvme, luks]
+
+
+def test_a_list_head_in_a_passage_already_cited_is_not_cited_twice(real_index):
+    answer = ask(real_index, "在源桶里把某个指定版本的对象删掉，这个删除会同步到目标桶吗？", SETTINGS)
+    assert len({hit.chunk.id for hit in answer.hits}) == len(answer.hits), [h.citation() for h in answer.hits]
+    quoted = [line.split(" [")[0] for line in answer.text.splitlines()[1:]]
+    assert len(set(quoted)) == len(quoted) and "不会被复制" in answer.text, answer.text
 
 
 def test_dictionary_table_is_derived_once_into_the_cache_folder(tmp_path, monkeypatch):

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from notebot.search.line_ranking import VECTORS_FILE
+
 NOTES = {
     "aws.md": "# Database\n## DynamoDB\n- item 最大 400KB\n- 分区键决定数据分布\n## S3\n- Object最大5TB，超了要用 multi-part upload\n",
     "gcp.md": "# BigQuery\n- 列式数据仓库，按扫描量计费\n",
@@ -83,7 +85,7 @@ def test_index_lines_embeds_every_line_once_and_info_says_so(write_notes, tmp_pa
 
 def test_index_lines_that_cannot_be_written_is_a_one_line_error(indexed):
     build = json.loads((indexed / "manifest.json").read_text(encoding="utf-8"))["build"]
-    (indexed / build / "line-vectors.npy").mkdir()  # in the way of the atomic rename, even for root
+    (indexed / build / VECTORS_FILE).mkdir()  # in the way of the atomic rename, even for root
     result = run("index", str(indexed.parent / "corpus"), "--index-dir", str(indexed), "--lines")
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 1 and lines[-1].startswith("error: could not write the line vectors"), result.stderr

@@ -60,6 +60,7 @@ ASKED_UNITS = [  # what a number question asks for -> the unit its answer is sta
 ]
 LIST_QUESTION = re.compile(r"哪些|哪几|有几种|which (?:\w+ )*(?:are|can|does)|what (?:\w+ )*(?:are|kinds|types)|list\b", re.I)
 COMPARISON_QUESTION = re.compile(r"区别|差别|不同|差在|对比|相比|比较|分别|各自|respectively|\bvs\.?\b|versus|differ|difference|compare|compared", re.I)
+CLAUSE = re.compile(r"[，,。；;？?]")
 LEADS = {
     "zh": "根据你的笔记：",
     "en": "From your notes (quoted as written):",
@@ -102,7 +103,9 @@ def answer_lines(question: str, hits: list[Hit], index: Index, query_vector=None
     retrieved = len(hits)
     ranks = {n: n for n in by_hit}  # a lead-in chunk ranks as the hit it leads into
     lead_ins = [line for n in list(by_hit) for line in _lead_in(index, hits, by_hit, ranks, n)]
+    # A paragraph in bold over a list is a heading: context for its items, quoted only over them.
     candidates = [line for n in range(1, min(retrieved, SOURCE_CHUNKS) + 1) for line in by_hit[n]] + lead_ins
+    candidates = [line for line in candidates if not line.titled]
     if not candidates:
         return [], hits
     scorer = LineScorer(candidates, hits, index, ranks)
@@ -125,7 +128,7 @@ def _choose(question, parts, part_vectors, candidates, scorer, by_hit, index, qu
     ranked = sorted(zip(scorer.scores(question, query_vector), candidates), key=lambda item: -item[0])
     best = ranked[0][0]
     chosen = [line for score, line in ranked if score >= KEEP_SHARE * best][:MAX_LINES]
-    chosen, whole_lists = _gather_lists(chosen, by_hit)
+    chosen, whole_lists = _gather_lists(chosen, by_hit, long_lists=question_kind(question) == "list")
     # Each part of a two-part question ("…？它用的是什么协议？") gets its own best line, right after the lead.
     required = [max(zip(scorer.scores(part, part_vectors.get(part), by_rank=False), candidates), key=lambda item: item[0])[1]
                 for part in parts]
@@ -179,11 +182,14 @@ def _lead_in(index: Index, hits: list[Hit], by_hit: dict[int, list[Line]], ranks
     if found is None:
         return []
     before, earlier, head = found
-    hits.append(Hit(before, hits[n - 1].score, m))
-    by_hit[m], ranks[m] = earlier, ranks[n]
+    # The chunk before may be a source already: its lines are candidates, the items only learn their head.
+    known = next((k for k in by_hit if hits[k - 1].chunk.id == before.id), None)
+    if known is None:
+        hits.append(Hit(before, hits[n - 1].score, m))
+        by_hit[m], ranks[m] = earlier, ranks[n]
     for i in orphaned_items(lines, head):
-        lines[i] = replace(lines[i], parent=head.text, parent_hit=m, parent_position=head.position)
-    return earlier[head.position :]
+        lines[i] = replace(lines[i], parent=head.text, parent_hit=known or m, parent_position=head.position)
+    return earlier[head.position :] if known is None else []
 
 
 def _drop_unused_sources(quoted: list[Line], hits: list[Hit], first_extra: int) -> tuple[list[Line], list[Hit]]:
@@ -199,14 +205,21 @@ def _drop_unused_sources(quoted: list[Line], hits: list[Hit], first_extra: int) 
     return [replace(line, hit_number=numbers[line.hit_number]) for line in quoted], kept
 
 
-def _gather_lists(chosen: list[Line], by_hit: dict[int, list[Line]]) -> tuple[list[Line], set[tuple[int, int]]]:
+def _gather_lists(chosen: list[Line], by_hit: dict[int, list[Line]], long_lists: bool = True) -> tuple[list[Line], set[tuple[int, int]]]:
     """Two or more chosen items of one list mean the list is the answer: its head line takes the
-    place of the first of them and is quoted with all its items. Returns the lines and those heads."""
-    siblings = Counter((line.parent_hit or line.hit_number, line.parent_position) for line in chosen if line.parent_position >= 0)
-    heads = {key for key, count in siblings.items() if count >= 2}
+    place of the first of them and is quoted with its first items. A list longer than that is
+    gathered only for a list question ("有哪些加密方式？"): for any other the chosen items stand on
+    their own ("…删除会同步吗？" is answered by the 8th item of a Replication list, which the head and
+    its first items would push out). A paragraph in bold heads a section, not a list: never gathered.
+    Returns the lines and the heads gathered."""
+    key_of = lambda line: (line.parent_hit or line.hit_number, line.parent_position)  # noqa: E731
+    siblings = Counter(key_of(line) for line in chosen if line.parent_position >= 0)
+    items = Counter(key_of(line) for lines in by_hit.values() for line in lines if line.parent_position >= 0)
+    heads = {key for key, count in siblings.items()
+             if count >= 2 and (long_lists or items[key] <= LEAD_CHILDREN) and not by_hit[key[0]][key[1]].titled}
     gathered: list[Line] = []
     for line in chosen:
-        key = (line.parent_hit or line.hit_number, line.parent_position)
+        key = key_of(line)
         line = by_hit[key[0]][key[1]] if key in heads else line
         if line not in gathered:
             gathered.append(line)
@@ -283,15 +296,28 @@ class LineScorer:
 
 
 def _sides(question: str, ranked: list[tuple[float, Line]], chosen: list[Line], index: Index) -> list[Line]:
-    """A comparison needs a line on each side: the best line naming each compared term not yet quoted."""
-    terms = [term for term in dict.fromkeys(index.tokens(question)) if CJK.search(term) is None and len(term) > 1]
+    """A comparison needs a line on each side: the best line naming each compared term not yet quoted.
+    The compared terms are the Latin terms of the clause that compares ("EMR 节点本地盘加密时，NVMe
+    加密和 LUKS 加密有什么区别？": NVMe and LUKS, not EMR)."""
+    def latin_terms(text: str) -> list[str]:
+        return [term for term in dict.fromkeys(index.tokens(text)) if CJK.search(term) is None and len(term) > 1]
+
+    comparing = [latin_terms(clause) for clause in CLAUSE.split(question) if COMPARISON_QUESTION.search(clause)]
+    terms = comparing[0] if comparing and len(comparing[0]) > 1 else latin_terms(question)
     sides: list[Line] = []
+
+    def names(line: Line, term: str, alone: bool) -> bool:
+        """`alone`: a line naming two of the compared terms ("NVMe加密和LUKS加密的方式") is no side of its own."""
+        tokens = set(index.tokens(line.text))
+        return term in tokens and not (alone and sum(t in tokens for t in terms) > 1)
+
     for term in terms:
-        if any(term in index.tokens(line.text) for line in chosen + sides):
-            continue
-        for _, line in ranked:
-            if term in index.tokens(line.text):
-                sides.append(line)
+        for alone in (True, False):  # a line on the term's side, else one naming it at all
+            if any(names(line, term, alone) for line in chosen + sides):
+                break
+            side = next((line for _, line in ranked if names(line, term, alone)), None)
+            if side is not None:
+                sides.append(side)
                 break
     return sides
 
@@ -315,7 +341,8 @@ def _continuation(index: Index, hits: list[Hit], line: Line, by_hit: dict[int, l
 
 
 def _introduces(line: Line) -> bool:
-    return line.text.rstrip().endswith(("：", ":"))
+    """A line announcing the items after it: "…：", or a paragraph wholly in bold over a list."""
+    return line.titled or line.text.rstrip().endswith(("：", ":"))
 
 
 def _children(lines: list[Line], parent: Line, limit: int = 4) -> list[Line]:

@@ -70,6 +70,7 @@ QUESTION_WORDS = frozenset(
     "recommend recommends recommended suggest suggests suggested".split()  # "…does the note recommend?"
 )
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]*")
+ACRONYM_PLURAL = re.compile(r"\b(([A-Z][A-Z0-9]+)s)\b")  # "LSIs", "APIs": an acronym and a plural s
 SENTENCE_START = re.compile(r"(?:^|[.?!。？！]\s*)$")
 COMMON_CAPITALISED = frozenset("i what how why when where which who can does do is are should could would please".split())
 UNIT_CHECKS = [
@@ -84,8 +85,8 @@ UNIT_CHECKS = [
 DEFAULT_WORD = re.compile(r"默认|缺省|\bdefault", re.I)
 CLAUSE_END = re.compile(r"[？?；;。]")
 # A question asking for a number: here it wants a default stated with a digit; the answerer
-# (extractive.py) prefers lines that state a number.
-NUMBER_QUESTION = re.compile(r"多少|多大|多久|多长|几个|几种|几倍|几份|几[天日秒年次]|几分钟|几个?小时|how (?:much|many|long|big|large|fast|often|quickly)|what (?:size|limit)|max(?:imum)?\b|最大|最小|最多|最长|上限", re.I)
+# (extractive.py) prefers lines that state a number. "哪几种" asks which kinds, not how many.
+NUMBER_QUESTION = re.compile(r"多少|多大|多久|多长|(?<!哪)几个|(?<!哪)几种|几倍|几份|几[天日秒年次]|几分钟|几个?小时|how (?:much|many|long|big|large|fast|often|quickly)|what (?:size|limit)|max(?:imum)?\b|最大|最小|最多|最长|上限", re.I)
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class Evidence:
 def question_slots(question: str) -> list[Slot]:
     slots = []
     names = {word.lower() for name in question_names(question) for word in name.split()}
+    acronyms = {plural.lower(): singular.lower() for plural, singular in ACRONYM_PLURAL.findall(question)}
     for run in RUN.findall(normalize(question)):
         if run[0] >= "\u3400":
             slots += _cjk_slots(run)
@@ -123,6 +125,8 @@ def question_slots(question: str) -> list[Slot]:
             forms = [form for form in tokenize(run) if form not in QUESTION_WORDS]
             if run not in names:  # a word, not a name: "nodes" is covered by "node" ("Global Tables" is not by "table")
                 forms += [singular for form in forms for singular in singulars(form) if singular not in forms]
+            elif run in acronyms:  # a name's plural only when it is plainly one: "LSIs" by "LSI"
+                forms.append(acronyms[run])
             if forms:
                 slots.append(Slot(run, tuple(forms), run in names))
     return slots

@@ -5,8 +5,10 @@ in Chinese asked about in English — and as a 600-character whole it ranks belo
 answering line does not. Once every line of the index is embedded (the apps warm the line cache when
 idle, `notebot index --lines` does it at once), their vectors are gathered into the build folder:
 
-    index/build-<id>/line-vectors.npy   float32 (lines, dim): each line as answers read it (lines.py)
-    index/build-<id>/line-owners.npy    int32 (lines,): the chunk row each line belongs to, ascending
+    index/build-<id>/line-vectors-v2.npy   float32 (lines, dim): each line as answers read it (lines.py)
+    index/build-<id>/line-owners-v2.npy    int32 (lines,): the chunk row each line belongs to, ascending
+
+(v2: lines.LINES_VERSION — files of another version are left alone and gathered anew.)
 
 Hybrid search then fuses one more chunk ranking, by best line cosine, at the weight of a chunk
 ranking (search/retrieve.py). The files belong to their build: a re-index writes a new build
@@ -27,10 +29,10 @@ import numpy as np
 
 from ..store import Index, Scored
 from ..store.local import write_atomic
-from .lines import line_vectors, own_line_texts, warm_line_cache
+from .lines import LINES_VERSION, line_vectors, own_line_texts, warm_line_cache
 
-VECTORS_FILE = "line-vectors.npy"
-OWNERS_FILE = "line-owners.npy"
+VECTORS_FILE = f"line-vectors-v{LINES_VERSION}.npy"
+OWNERS_FILE = f"line-owners-v{LINES_VERSION}.npy"
 
 
 @dataclass(frozen=True)

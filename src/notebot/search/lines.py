@@ -28,9 +28,16 @@ from ..store.cache import EmbeddingCache, cache_key
 from .dictionary import translations
 
 CACHE_FILE = "embed-cache.sqlite"
+# How lines are read (split_lines, line_text): line vectors gathered under another version are
+# not used (search/line_ranking.py). 2: a paragraph wholly in bold heads the items after it.
+LINES_VERSION = 2
 MAX_LINE_CHARS = 320
 SENTENCE_END = re.compile(r"(?<=[。；！？])")
 LEADING_MARK = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s+")
+# A paragraph set wholly in bold or italics over a list ("**Kinesis Video Stream**" then "- …") is a
+# heading in all but name: the items after it, at its own indent too, sit under it. (Over a
+# paragraph it is a statement: "**Power=TransmissionRate/Delay**".)
+TITLE = re.compile(r"(\*\*|__|\*|_)[^*_\n]+\1")
 TRANSLATED = 0.5  # weight of a dictionary translation of a question word, relative to the word itself
 WARM_BATCH = 8  # lines per embedder call when warming the cache: a question waits at most ~0.3 s for one
 
@@ -45,6 +52,7 @@ class Line:
     parent: str = ""  # the list item this line is nested under: its subject ("常用策略：" over "*cast*：…")
     parent_position: int = -1  # that item's position within its hit, -1 for none
     parent_hit: int = 0  # the hit holding that item when it is not this line's own (a lead-in), else 0
+    titled: bool = False  # a paragraph wholly in bold or italics: it heads what follows (TITLE)
 
 
 def split_lines(text: str, hit_number: int = 1, first_line: int = 1) -> list[Line]:
@@ -52,8 +60,9 @@ def split_lines(text: str, hit_number: int = 1, first_line: int = 1) -> list[Lin
     over-long lines are cut at sentence ends only."""
     units: list[Line] = []
     in_fence = False
-    open_items: list[Line] = []  # the enclosing items of the current line, outermost first
-    for offset, raw in enumerate(text.splitlines()):
+    open_items: list[tuple[float, Line]] = []  # the enclosing items of the current line, outermost first, by depth
+    raws = text.splitlines()
+    for offset, raw in enumerate(raws):
         line = raw.strip()
         if line.startswith(("```", "~~~")):
             in_fence = not in_fence
@@ -61,16 +70,23 @@ def split_lines(text: str, hit_number: int = 1, first_line: int = 1) -> list[Lin
         if not line or line.startswith("#") or in_fence or set(line) <= set("-|: "):
             continue
         indent = len(raw.expandtabs(4)) - len(raw.expandtabs(4).lstrip())
+        titled = LEADING_MARK.match(line) is None and TITLE.fullmatch(line) is not None and _list_follows(raws, offset)
         line = LEADING_MARK.sub("", line)
         parts = [line] if len(line) <= MAX_LINE_CHARS else [s.strip() for s in SENTENCE_END.split(line) if s.strip()]
-        while open_items and open_items[-1].indent >= indent:
+        depth = indent - 0.5 if titled else indent
+        while open_items and open_items[-1][0] >= depth:
             open_items.pop()
-        parent = open_items[-1] if open_items else None
+        parent = open_items[-1][1] if open_items else None
         for part in parts:
             units.append(Line(hit_number, len(units), indent, part, first_line + offset,
-                              parent.text if parent else "", parent.position if parent else -1))
-        open_items.append(units[-1])
+                              parent.text if parent else "", parent.position if parent else -1, titled=titled))
+        open_items.append((depth, units[-1]))
     return units
+
+
+def _list_follows(raws: list[str], offset: int) -> bool:
+    following = next((raw.strip() for raw in raws[offset + 1 :] if raw.strip()), "")
+    return LEADING_MARK.match(following) is not None
 
 
 def term_weights(question: str, index: Index) -> dict[str, float]:
