@@ -103,7 +103,7 @@ def answer_lines(question: str, hits: list[Hit], index: Index, query_vector=None
     retrieved = len(hits)
     ranks = {n: n for n in by_hit}  # a lead-in chunk ranks as the hit it leads into
     lead_ins = [line for n in list(by_hit) for line in _lead_in(index, hits, by_hit, ranks, n)]
-    # A paragraph in bold over a list is a heading: context for its items, quoted only over them.
+    # A paragraph in bold over a list is a heading: context for its items, never quoted itself.
     candidates = [line for n in range(1, min(retrieved, SOURCE_CHUNKS) + 1) for line in by_hit[n]] + lead_ins
     candidates = [line for line in candidates if not line.titled]
     if not candidates:

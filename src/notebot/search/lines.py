@@ -52,7 +52,7 @@ class Line:
     parent: str = ""  # the list item this line is nested under: its subject ("常用策略：" over "*cast*：…")
     parent_position: int = -1  # that item's position within its hit, -1 for none
     parent_hit: int = 0  # the hit holding that item when it is not this line's own (a lead-in), else 0
-    titled: bool = False  # a paragraph wholly in bold or italics: it heads what follows (TITLE)
+    titled: bool = False  # a paragraph wholly in bold or italics over a list: it heads the items (TITLE)
 
 
 def split_lines(text: str, hit_number: int = 1, first_line: int = 1) -> list[Line]:
