@@ -36,7 +36,8 @@ PROBES = HERE / "probes"
 def load_questions(eval_dir: Path, fitted: bool = True) -> list[dict]:
     """The dev files' questions (`fitted`), or the probes' (never fitted on)."""
     questions = []
-    files = [eval_dir / name for name in ("dev.jsonl", "dev-unanswerable.jsonl", "dev-followups.jsonl")] if fitted else sorted(PROBES.glob("*.jsonl"))
+    files = [eval_dir / name for name in ("dev.jsonl", "dev-unanswerable.jsonl", "dev-followups.jsonl")] if fitted else sorted(
+        path for path in PROBES.glob("*.jsonl") if not path.name.startswith("vault-"))  # vault-*: questions over ../shared/corpus-wide
     for path in files:
         name = path.name if fitted else f"probes/{path.name}"
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):

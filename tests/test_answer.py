@@ -163,6 +163,13 @@ def test_an_english_plural_is_covered_by_its_singular_but_a_name_only_as_written
     assert "node" in slots["nodes"].candidates
     tables = next(slot for slot in question_slots("DynamoDB 全局表（Global Tables）的延迟是多少？") if slot.text == "tables")
     assert tables.name and "table" not in tables.candidates
+    lsis = next(slot for slot in question_slots("How do LSIs and GSIs differ?") if slot.text == "lsis")
+    assert lsis.name and "lsi" in lsis.candidates, "an acronym's plural is plainly one"
+
+
+def test_a_possessive_or_a_contraction_leaves_no_letter_to_look_for():
+    slots = [slot.text for slot in question_slots("Why doesn't the author's S3's queue’s limit hold?")]
+    assert slots == ["author", "s3", "queue", "limit", "hold"]
 
 
 def test_chinese_word_is_covered_by_the_english_word_the_notes_use(real_index):

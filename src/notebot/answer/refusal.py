@@ -67,9 +67,11 @@ QUESTION_WORDS = frozenset(
     "make sure get got use used using need needs want work works way ways thing things kind kinds "
     "typical typically usually really also just only very please tell explain mean means quickly often respectively "
     "note notes according mention mentions mentioned say says said "  # "according to the note, …"
-    "recommend recommends recommended suggest suggests suggested".split()  # "…does the note recommend?"
+    "recommend recommends recommended suggest suggests suggested "  # "…does the note recommend?"
+    "don doesn didn isn aren wasn weren hasn haven shouldn couldn wouldn won".split()  # "don't" without its "'t"
 )
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]*")
+CLITIC = re.compile(r"(?<=[A-Za-z0-9])['’](?:s|t|re|ve|ll|d|m)\b")  # "the author's", "don't": no "s" or "t" to look for
 ACRONYM_PLURAL = re.compile(r"\b(([A-Z][A-Z0-9]+)s)\b")  # "LSIs", "APIs": an acronym and a plural s
 SENTENCE_START = re.compile(r"(?:^|[.?!。？！]\s*)$")
 COMMON_CAPITALISED = frozenset("i what how why when where which who can does do is are should could would please".split())
@@ -118,7 +120,7 @@ def question_slots(question: str) -> list[Slot]:
     slots = []
     names = {word.lower() for name in question_names(question) for word in name.split()}
     acronyms = {plural.lower(): singular.lower() for plural, singular in ACRONYM_PLURAL.findall(question)}
-    for run in RUN.findall(normalize(question)):
+    for run in RUN.findall(normalize(CLITIC.sub("", question))):
         if run[0] >= "\u3400":
             slots += _cjk_slots(run)
         elif run not in QUESTION_WORDS:
