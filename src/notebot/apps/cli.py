@@ -202,10 +202,10 @@ def cmd_info(args, settings: Settings) -> int:
         say(f"vectors    embedded {vectors['embedded']:,} of {vectors['total']:,} chunks "
             "(still embedding: keyword search is complete; `notebot index` or a running watch/serve finishes it)")
     if manifest.get("build"):  # a local index: its build folder holds the gathered line vectors, if any
-        from ..search.line_ranking import VECTORS_FILE
+        from ..search.line_ranking import lines_gathered
 
-        gathered = (settings.index_dir / manifest["build"] / VECTORS_FILE).exists()
-        say("lines      " + ("every line embedded: search also ranks passages by their best line" if gathered else
+        say("lines      " + ("every line embedded: search also ranks passages by their best line"
+                             if lines_gathered(settings.index_dir, manifest) else
                              "not all embedded yet (`notebot index --lines`, or serve/watch/mcp when idle)"))
     say(f"chunker    {manifest['chunker']}")
     say(f"tokenizer  {manifest['tokenizer']}")

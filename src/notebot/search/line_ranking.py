@@ -116,6 +116,12 @@ def _read(index: Index) -> LineMatrix | None:
     return LineMatrix.of(vectors, owners) if sound else None
 
 
+def lines_gathered(index_dir: Path, manifest: dict) -> bool:
+    """Whether the build holds its gathered line vectors (read without loading the index: `notebot info`)."""
+    build = manifest.get("build")
+    return bool(build) and (Path(index_dir) / build / VECTORS_FILE).exists()
+
+
 def _build_folder(index: Index) -> Path | None:
     folder = getattr(index, "index_dir", None)
     build = index.manifest.get("build")
