@@ -73,6 +73,14 @@ def test_names_in_a_question_are_whole_phrases():
     assert question_names("Snowflake 的一个 credit 多少美元？") == ["Snowflake", "credit"], "in Chinese, Latin words are terms"
 
 
+def test_lowercase_english_word_in_a_chinese_question_is_found_through_its_translation(real_index):
+    # No passage the question retrieves writes "destination"; they write its translation 目的地.
+    question = "SNS 可以把消息发送到哪些 destination？"
+    assert not ask(real_index, question, SETTINGS).refused
+    assert question_slots(question)[-1].plain
+    assert not question_slots("Snowflake 的一个 credit 多少美元？")[0].plain, "a capitalised name must appear as written"
+
+
 def test_price_question_without_a_price_in_the_passages_is_refused(real_index):
     from notebot.search import search
 

@@ -11,7 +11,8 @@ weighted by its IDF in the notes. Then:
 - `coverage`: the weighted share the best retrieved passage holds (heading context included);
 - `line_coverage`: the same for the best single line, read with its heading path;
 - `names_missing`: the share of the question's names (and, in a Chinese question, its Latin
-  terms) that no top passage mentions ("Snowflake", "Object Lock");
+  terms: a lower-case one also by its translations) that no top passage mentions ("Snowflake",
+  "Object Lock");
 - `cosine_margin`: the best vector similarity between question and passage, above what an
   unrelated question reaches in that script.
 
@@ -100,6 +101,7 @@ class Slot:
     candidates: tuple[str, ...]
     name: bool = False  # a Latin term written like a name (or any Latin term in a Chinese question)
     words: tuple[str, ...] = ()  # a Chinese character: the 2–4-character spans of the question around it
+    plain: bool = False  # a lower-case word a Chinese question writes in English ("coding"): a name its translations also cover
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,9 @@ def question_slots(question: str) -> list[Slot]:
     slots = []
     names = {word.lower() for name in question_names(question) for word in name.split()}
     acronyms = {plural.lower(): singular.lower() for plural, singular in ACRONYM_PLURAL.findall(question)}
+    # A Chinese question's Latin words are all names, but one written in lower case ("destination",
+    # "documentation") is an everyday word: its dictionary translations count as mentioning it too.
+    plain_words = {word for word in WORD.findall(question) if word.islower()} if CJK.search(question) else set()
     for run in RUN.findall(normalize(CLITIC.sub("", question))):
         if run[0] >= "\u3400":
             slots += _cjk_slots(run)
@@ -130,7 +135,7 @@ def question_slots(question: str) -> list[Slot]:
             elif run in acronyms:  # a name's plural only when it is plainly one: "LSIs" by "LSI"
                 forms.append(acronyms[run])
             if forms:
-                slots.append(Slot(run, tuple(forms), run in names))
+                slots.append(Slot(run, tuple(forms), run in names, plain=run in plain_words))
     return slots
 
 
@@ -178,16 +183,17 @@ def _cjk_slots(run: str) -> list[Slot]:
 
 
 def _with_translations(slot: Slot, index: Index) -> Slot:
-    """An English word (not a name) also counts as covered by the Chinese words the dictionary gives
-    for it: "unstable" by 不稳定, when the notes use that word; a Chinese character by the English
-    words of the dictionary words it is part of: 缓 and 冲 of 缓冲 by "buffer"."""
-    if slot.name:
+    """An English word (not a name, or a plain word of a Chinese question) also counts as covered by
+    the Chinese words the dictionary gives for it: "unstable" by 不稳定, when the notes use that word;
+    a Chinese character by the English words of the dictionary words it is part of: 缓 and 冲 of 缓冲
+    by "buffer"."""
+    if slot.name and not slot.plain:
         return slot
     if CJK.search(slot.text):
         extra = [token for word in slot.words for sense in primary_english(index, word) for token in tokenize(sense)]
     else:
         extra = [token for word in translations(index, slot.text) for token in tokenize(word)]
-    return Slot(slot.text, tuple(dict.fromkeys(slot.candidates + tuple(extra))), slot.name) if extra else slot
+    return Slot(slot.text, tuple(dict.fromkeys(slot.candidates + tuple(extra))), slot.name, plain=slot.plain) if extra else slot
 
 
 def text_terms(text: str) -> set[str]:
