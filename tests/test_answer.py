@@ -253,6 +253,27 @@ def test_split_lines_drops_headings_and_fences_and_keeps_indent():
     assert [(line.text, line.indent) for line in lines] == [("a：", 0), ("b", 2), ("| x |", 0)]
 
 
+def test_split_lines_keeps_code_lines_only_when_asked():
+    text = "### Model\n- 模型结构：\n  ```python\n  model.add(Embedding(output_dim=128))\n  )\n  ```\n- 训练"
+    assert [line.text for line in split_lines(text)] == ["模型结构：", "训练"]
+    code = [line for line in split_lines(text, code=True) if line.code]
+    assert [(line.text, line.indent, line.line_number) for line in code] == [("model.add(Embedding(output_dim=128))", 2, 4)]
+
+
+def test_a_question_about_code_is_answered_by_the_code_line_shown_as_code(write_notes, hash_settings):
+    from notebot.store.build import build_index
+    from notebot.store.local import LocalIndex
+
+    notes = {"nlp.md": "# 文本分类\n## Embedding\n- 用 Embedding layer 把单词变成向量：\n```python\n"
+                       "embedding = layers.Embedding(input_dim=10000,\n    output_dim=128, # set size of embedding vector\n"
+                       "    input_length=15)\n```\n- 之后接一个 pooling 层\n"}
+    settings = hash_settings(write_notes(notes))
+    build_index(settings)
+    answer = ask(LocalIndex.load(settings.index_dir), "Embedding layer 的 output_dim 设成了多少？", settings)
+    assert "`output_dim=128, # set size of embedding vector`" in answer.text, answer.text
+    assert 6 in answer.quoted[1], "the UI marks the code line inside its source card"
+
+
 def test_each_part_of_a_two_part_question_gets_its_own_line(real_index):
     answer = ask(real_index, "DynamoDB 的 item 最大多大？它默认是哪种读取一致性？", SETTINGS)
     text = answer.text.replace(" ", "")

@@ -5,8 +5,8 @@ overlap (the question's words, and at half weight their dictionary translations)
 embedder's cosine (the line read with its heading path and the list item it sits under,
 search/lines.py), and by the question's kind (a number question wants a number with a unit — the
 unit it asks for when it names one: "几天" days, "多大" bytes —, a comparison a line on each side, a
-two-part question a line for each part). The best lines are
-quoted whole, best first, so a number or term is never cut. A chosen list head brings its items
+two-part question a line for each part). The best lines — a line of a code block too, shown as
+code — are quoted whole, best first, so a number or term is never cut. A chosen list head brings its items
 along — notes put the answer to "which styles…?" under a line like "Distribution Styles：" — also
 when the chunker split the list from its head or its last items.
 """
@@ -99,7 +99,7 @@ def answer_lines(question: str, hits: list[Hit], index: Index, query_vector=None
     head or its further items along as an extra source. `question` is the search query (a follow-up
     carries the previous turn); `asked`, the user's own words, decides whether it has two parts."""
     hits = list(hits)
-    by_hit = {n: split_lines(hit.chunk.text, n, hit.chunk.line_start) for n, hit in enumerate(hits[:SOURCE_CHUNKS], start=1)}
+    by_hit = {n: split_lines(hit.chunk.text, n, hit.chunk.line_start, code=True) for n, hit in enumerate(hits[:SOURCE_CHUNKS], start=1)}
     retrieved = len(hits)
     ranks = {n: n for n in by_hit}  # a lead-in chunk ranks as the hit it leads into
     lead_ins = [line for n in list(by_hit) for line in _lead_in(index, hits, by_hit, ranks, n)]
@@ -275,7 +275,9 @@ class LineScorer:
         unit = asked_unit(question) if wants_number else None
         scores = []
         for line, lex, sem in zip(self.lines, lexical, semantic):
-            rank = self.ranks.get(line.hit_number, line.hit_number) if by_rank else 1
+            # A code line is discounted by its passage's rank even for a part: a short line of code
+            # shares a part's words too easily ("print(item)" for "…默认是哪种读取一致性").
+            rank = self.ranks.get(line.hit_number, line.hit_number) if by_rank or line.code else 1
             score = (LEXICAL * lex / top_lexical + SEMANTIC * sem) / math.sqrt(rank)
             if wants_number:
                 score *= number_factor(line.text, unit)
@@ -333,7 +335,7 @@ def _continuation(index: Index, hits: list[Hit], line: Line, by_hit: dict[int, l
         hits.append(Hit(following, hits[line.hit_number - 1].score, len(hits) + 1))
         n = len(hits)
     if n not in by_hit:
-        by_hit[n] = split_lines(following.text, n, following.line_start)
+        by_hit[n] = split_lines(following.text, n, following.line_start, code=True)
     lines = by_hit[n]
     # The items continue at the indent they started with, until the list steps back out.
     run = [line for i, line in enumerate(lines) if all(l.indent >= lines[0].indent for l in lines[: i + 1])]
@@ -349,7 +351,11 @@ def _children(lines: list[Line], parent: Line, limit: int = 4) -> list[Line]:
     """The sub-items nested under a line (deeper indent), or the items a `…：` line introduces."""
     introduces = _introduces(parent)
     children = []
+    if parent.code:
+        return children
     for line in lines[parent.position + 1 :]:
+        if line.code:
+            break
         if line.indent > parent.indent or (introduces and line.indent == parent.indent and not _introduces(line)):
             children.append(line)
             if len(children) == limit:
@@ -390,9 +396,17 @@ def quoted_line_numbers(lines: list[Line]) -> dict[int, list[int]]:
     return {n: sorted(numbers) for n, numbers in sorted(quoted.items())}
 
 
+def _shown(line: Line) -> str:
+    """A code line is shown as code (with a longer fence when it holds a backtick itself)."""
+    if not line.code:
+        return line.text
+    fence = "``" if "`" in line.text else "`"
+    return f"{fence} {line.text} {fence}" if fence == "``" else f"`{line.text}`"
+
+
 def compose(lang: str, lines: list[Line], base: int | None = None) -> str:
     """The lead line, then the quoted lines as a list, nested as in the note, each with its [n]."""
     lead = LEADS["en" if lang == "en" else "zh"]
     base = min((line.indent for line in lines), default=0) if base is None else base
-    body = "\n".join(f"{'  ' * min((line.indent - base) // 2, 3)}- {line.text} [{line.hit_number}]" for line in lines)
+    body = "\n".join(f"{'  ' * min((line.indent - base) // 2, 3)}- {_shown(line)} [{line.hit_number}]" for line in lines)
     return f"{lead}\n{body}"

@@ -93,12 +93,16 @@ def save_line_matrix(index: Index) -> LineMatrix | None:
 
 
 def warm_lines(index: Index, should_stop: Callable[[], bool], **options) -> int | None:
-    """Embed every line the cache lacks (lines.warm_line_cache, which takes the `options`), then
-    gather the line matrix. Returns how many lines were embedded, or None when stopped first."""
+    """Embed every line the cache lacks (lines.warm_line_cache, which takes the `options`), gather
+    the line matrix, then embed the lines of code blocks, which only answers read. Returns how many
+    lines were embedded, or None when stopped first."""
     embedded = warm_line_cache(index, should_stop, **options)
-    if embedded is not None and not should_stop() and (embedded or line_matrix(index) is None):
+    if embedded is None or should_stop():
+        return None
+    if embedded or line_matrix(index) is None:
         save_line_matrix(index)
-    return embedded
+    code = warm_line_cache(index, should_stop, code=True, **options)
+    return None if code is None else embedded + code
 
 
 def _read(index: Index) -> LineMatrix | None:

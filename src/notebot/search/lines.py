@@ -38,6 +38,8 @@ LEADING_MARK = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s+")
 # heading in all but name: the items after it, at its own indent too, sit under it. (Over a
 # paragraph it is a statement: "**Power=TransmissionRate/Delay**".)
 TITLE = re.compile(r"(\*\*|__|\*|_)[^*_\n]+\1")
+CODE_CONTENT = re.compile(r"[0-9A-Za-z\u3400-\u9fff]")
+MIN_CODE_CHARS = 4  # a code line of fewer letters and digits (")", "else:") says nothing on its own
 TRANSLATED = 0.5  # weight of a dictionary translation of a question word, relative to the word itself
 WARM_BATCH = 8  # lines per embedder call when warming the cache: a question waits at most ~0.3 s for one
 
@@ -53,21 +55,27 @@ class Line:
     parent_position: int = -1  # that item's position within its hit, -1 for none
     parent_hit: int = 0  # the hit holding that item when it is not this line's own (a lead-in), else 0
     titled: bool = False  # a paragraph wholly in bold or italics over a list: it heads the items (TITLE)
+    code: bool = False  # a line of a code block: quotable on its own, never an item of a list
 
 
-def split_lines(text: str, hit_number: int = 1, first_line: int = 1) -> list[Line]:
+def split_lines(text: str, hit_number: int = 1, first_line: int = 1, code: bool = False) -> list[Line]:
     """Quotable units with their indent and file line number: no headings, fences or table rules;
-    over-long lines are cut at sentence ends only."""
+    over-long lines are cut at sentence ends only. `code`: the lines of code blocks too (answers
+    quote `output_dim=128`; search's line vectors leave code out)."""
     units: list[Line] = []
-    in_fence = False
+    fence_indent = None  # inside a code block: the indent of its fence
     open_items: list[tuple[float, Line]] = []  # the enclosing items of the current line, outermost first, by depth
     raws = text.splitlines()
     for offset, raw in enumerate(raws):
         line = raw.strip()
         if line.startswith(("```", "~~~")):
-            in_fence = not in_fence
+            fence_indent = None if fence_indent is not None else len(raw.expandtabs(4)) - len(raw.expandtabs(4).lstrip())
             continue
-        if not line or line.startswith("#") or in_fence or set(line) <= set("-|: "):
+        if fence_indent is not None:
+            if code and len(CODE_CONTENT.findall(line)) >= MIN_CODE_CHARS and len(line) <= MAX_LINE_CHARS:
+                units.append(Line(hit_number, len(units), fence_indent, line, first_line + offset, code=True))
+            continue
+        if not line or line.startswith("#") or set(line) <= set("-|: "):
             continue
         indent = len(raw.expandtabs(4)) - len(raw.expandtabs(4).lstrip())
         titled = LEADING_MARK.match(line) is None and TITLE.fullmatch(line) is not None and _list_follows(raws, offset)
@@ -182,17 +190,23 @@ def chunk_line_texts(index: Index, chunk) -> list[str]:
     return texts
 
 
+def code_line_texts(chunk) -> list[str]:
+    """What the embedder reads for each line of a chunk's code blocks (answers quote them; search does not rank by them)."""
+    return [line_text(chunk.heading_path, line.text) for line in split_lines(chunk.text, code=True) if line.code]
+
+
 def warm_line_cache(index: Index, should_stop: Callable[[], bool], batch: int = WARM_BATCH, pause: float = 0.05,
-                    progress: Progress = silent) -> int | None:
-    """Embed every line of the index that its cache lacks, `batch` lines at a time, until done or
-    `should_stop()`: afterwards no question waits for its lines (~40 ms each on 2 cores). Returns
-    how many were embedded, or None when stopped first. The pause between batches hands the
-    embedder to a question waiting for it."""
+                    progress: Progress = silent, code: bool = False) -> int | None:
+    """Embed every line of the index that its cache lacks (`code`: every line of its code blocks),
+    `batch` lines at a time, until done or `should_stop()`: afterwards no question waits for its
+    lines (~40 ms each on 2 cores). Returns how many were embedded, or None when stopped first.
+    The pause between batches hands the embedder to a question waiting for it."""
     cache = _open_cache(index)
     if cache is None:
         return 0
     chunks = index.chunks  # by row, not by iterating: previous_chunk finds a chunk's neighbour by its row
-    texts = list(dict.fromkeys(text for row in range(len(chunks)) for text in chunk_line_texts(index, chunks[row])))
+    of_chunk = (lambda chunk: code_line_texts(chunk)) if code else (lambda chunk: chunk_line_texts(index, chunk))
+    texts = list(dict.fromkeys(text for row in range(len(chunks)) for text in of_chunk(chunks[row])))
     keys = [cache_key(index.embedder.name, text) for text in texts]
     try:
         known = cache.get_many(keys)
@@ -205,7 +219,7 @@ def warm_line_cache(index: Index, should_stop: Callable[[], bool], batch: int = 
         if should_stop():
             return None
         line_vectors(index, missing[start : start + batch])
-        progress("lines", min(start + batch, len(missing)), len(missing))
+        progress("code lines" if code else "lines", min(start + batch, len(missing)), len(missing))
         time.sleep(pause)
     return len(missing)
 
