@@ -254,10 +254,11 @@ def test_split_lines_drops_headings_and_fences_and_keeps_indent():
 
 
 def test_split_lines_keeps_code_lines_only_when_asked():
-    text = "### Model\n- 模型结构：\n  ```python\n  model.add(Embedding(output_dim=128))\n  )\n  ```\n- 训练"
+    text = "### Model\n- 模型结构：\n  ```python\n  # add the embedding layer\n  model.add(Embedding(output_dim=128))\n  )\n  ```\n- 训练"
     assert [line.text for line in split_lines(text)] == ["模型结构：", "训练"]
     code = [line for line in split_lines(text, code=True) if line.code]
-    assert [(line.text, line.indent, line.line_number) for line in code] == [("model.add(Embedding(output_dim=128))", 2, 4)]
+    # not a whole-line comment (it restates the question's words), nor a line with nothing to say
+    assert [(line.text, line.indent, line.line_number) for line in code] == [("model.add(Embedding(output_dim=128))", 2, 5)]
 
 
 def test_a_question_about_code_is_answered_by_the_code_line_shown_as_code(write_notes, hash_settings):

@@ -1,5 +1,7 @@
 """What the web UI renders from notes and answers (no browser: the HTML it hands to Gradio)."""
 
+import re
+
 from notebot.apps.ui import _api_input_problem, _plain, _turns, highlight, highlight_terms, relevance, render_answer, render_sources
 from notebot.records import Answer, Chunk, Hit
 
@@ -55,3 +57,13 @@ def test_api_inputs_are_checked_with_a_clear_message():
     assert "from 1 to 20" in _api_input_problem("q", True, "hybrid")
     assert "from 1 to 20" in _api_input_problem("q", 2.5, "hybrid")
     assert "mode must be one of" in _api_input_problem("q", 5, ["hybrid"])
+
+
+def test_a_quoted_code_line_is_marked_inside_its_code_block():
+    text = "## Embedding\n```python\nembedding = layers.Embedding(input_dim=10000,\n    output_dim=128, # set size\n```"
+    chunk = Chunk(id="c1", file="nlp.md", headings=("Embedding",), line_start=1, line_end=5, text=text)
+    answer = Answer(question="output_dim 设成了多少？", text="根据你的笔记：\n- `output_dim=128, # set size` [1]", lang="zh",
+                    refused=False, hits=[Hit(chunk, 0.03, 1)], answerer="extractive", quoted={1: [4]})
+    assert "<code>output_dim=128, # set size</code>" in render_answer(answer)
+    sources = render_sources(answer, answer.question)
+    assert re.search(r'<pre><code.*<mark class="nb-quoted">.*output_dim.*=128, # set size</mark>', sources, re.S), sources

@@ -337,8 +337,8 @@ def _continuation(index: Index, hits: list[Hit], line: Line, by_hit: dict[int, l
     if n not in by_hit:
         by_hit[n] = split_lines(following.text, n, following.line_start, code=True)
     lines = by_hit[n]
-    # The items continue at the indent they started with, until the list steps back out.
-    run = [line for i, line in enumerate(lines) if all(l.indent >= lines[0].indent for l in lines[: i + 1])]
+    # The items continue at the indent they started with, until the list steps back out (or code starts).
+    run = [line for i, line in enumerate(lines) if all(l.indent >= lines[0].indent and not l.code for l in lines[: i + 1])]
     return run[:MAX_CHILDREN]
 
 

@@ -40,6 +40,7 @@ LEADING_MARK = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s+")
 TITLE = re.compile(r"(\*\*|__|\*|_)[^*_\n]+\1")
 CODE_CONTENT = re.compile(r"[0-9A-Za-z\u3400-\u9fff]")
 MIN_CODE_CHARS = 4  # a code line of fewer letters and digits (")", "else:") says nothing on its own
+CODE_COMMENT = ("#", "//")  # a whole-line comment restates the question's words; the code under it answers
 TRANSLATED = 0.5  # weight of a dictionary translation of a question word, relative to the word itself
 WARM_BATCH = 8  # lines per embedder call when warming the cache: a question waits at most ~0.3 s for one
 
@@ -72,7 +73,7 @@ def split_lines(text: str, hit_number: int = 1, first_line: int = 1, code: bool 
             fence_indent = None if fence_indent is not None else len(raw.expandtabs(4)) - len(raw.expandtabs(4).lstrip())
             continue
         if fence_indent is not None:
-            if code and len(CODE_CONTENT.findall(line)) >= MIN_CODE_CHARS and len(line) <= MAX_LINE_CHARS:
+            if code and len(CODE_CONTENT.findall(line)) >= MIN_CODE_CHARS and len(line) <= MAX_LINE_CHARS and not line.startswith(CODE_COMMENT):
                 units.append(Line(hit_number, len(units), fence_indent, line, first_line + offset, code=True))
             continue
         if not line or line.startswith("#") or set(line) <= set("-|: "):
