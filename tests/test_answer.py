@@ -275,6 +275,23 @@ def test_a_question_about_code_is_answered_by_the_code_line_shown_as_code(write_
     assert 6 in answer.quoted[1], "the UI marks the code line inside its source card"
 
 
+def test_a_code_line_is_quoted_with_the_rest_of_its_statement(write_notes, hash_settings):
+    from notebot.store.build import build_index
+    from notebot.store.local import LocalIndex
+
+    notes = {"gce.md": "# Compute Engine\n## Autoscaling\n- 给 instance group 开自动扩展：\n```bash\n"
+                       "gcloud compute instance-groups managed set-autoscaling instance-group-2 \\\n"
+                       "  --max-num-replicas 3 \\\n  --target-cpu-utilization 0.60 \\\n  --cool-down-period 120\n"
+                       "gcloud compute instance-groups list\n```\n"}
+    settings = hash_settings(write_notes(notes))
+    build_index(settings)
+    answer = ask(LocalIndex.load(settings.index_dir), "instance group 自动扩展的 cool-down-period 是多少？", settings)
+    quoted = [line.strip() for line in answer.text.splitlines()[1:]]
+    assert quoted[0].startswith("- `gcloud compute instance-groups managed set-autoscaling"), answer.text
+    assert "`--target-cpu-utilization 0.60 \\`" in answer.text and "`--cool-down-period 120`" in answer.text
+    assert "instance-groups list" not in answer.text, "the next statement is not part of it"
+
+
 def test_each_part_of_a_two_part_question_gets_its_own_line(real_index):
     answer = ask(real_index, "DynamoDB 的 item 最大多大？它默认是哪种读取一致性？", SETTINGS)
     text = answer.text.replace(" ", "")

@@ -155,8 +155,12 @@ def _quote(question, chosen, whole_lists, required, by_hit, hits, index) -> list
         # crowd out the line that answers. The lead line's list is quoted up to LEAD_CHILDREN items.
         whole = (line.hit_number, line.position) in whole_lists
         limit = LEAD_CHILDREN if rank == 0 or whole else MAX_CHILDREN
-        children = _children(lines, line, limit)
-        if kind == "number":
+        if line.code:  # a line of code is quoted with the rest of its statement, from where it starts
+            head, children = _statement(lines, line, limit)
+            line, children = (line, []) if (head.hit_number, head.position) in taken else (head, children)
+        else:
+            children = _children(lines, line, limit)
+        if kind == "number" and not line.code:
             children = [child for child in children if any(ch.isdigit() for ch in child.text)] if whole or _introduces(line) else []
         last = children[-1] if children else line
         if (children or _introduces(line)) and last.position == len(lines) - 1:
@@ -342,17 +346,28 @@ def _continuation(index: Index, hits: list[Hit], line: Line, by_hit: dict[int, l
     return run[:MAX_CHILDREN]
 
 
+def _statement(lines: list[Line], chosen: Line, limit: int) -> tuple[Line, list[Line]]:
+    """A code line's statement ("gcloud … set-autoscaling \\" over its "--target-cpu-utilization 0.60 \\"
+    arguments, "Pipeline([" over its steps): its first line and the rest, at most `limit` more lines
+    around the chosen one."""
+    statement = [line for line in lines if line.code and line.statement == chosen.statement]
+    at = statement.index(chosen)
+    start = max(0, min(at - limit // 2, len(statement) - limit - 1)) if len(statement) > limit + 1 else 0
+    window = statement[start : start + limit + 1]
+    return window[0], window[1:]
+
+
 def _introduces(line: Line) -> bool:
     """A line announcing the items after it: "…：", or a paragraph wholly in bold over a list."""
-    return line.titled or line.text.rstrip().endswith(("：", ":"))
+    return line.titled or (not line.code and line.text.rstrip().endswith(("：", ":")))
 
 
 def _children(lines: list[Line], parent: Line, limit: int = 4) -> list[Line]:
     """The sub-items nested under a line (deeper indent), or the items a `…：` line introduces."""
     introduces = _introduces(parent)
-    children = []
     if parent.code:
-        return children
+        return []
+    children = []
     for line in lines[parent.position + 1 :]:
         if line.code:
             break

@@ -57,6 +57,7 @@ class Line:
     parent_hit: int = 0  # the hit holding that item when it is not this line's own (a lead-in), else 0
     titled: bool = False  # a paragraph wholly in bold or italics over a list: it heads the items (TITLE)
     code: bool = False  # a line of a code block: quotable on its own, never an item of a list
+    statement: int = 0  # a code line: the file line number where its statement starts (brackets, "\\")
 
 
 def split_lines(text: str, hit_number: int = 1, first_line: int = 1, code: bool = False) -> list[Line]:
@@ -65,16 +66,21 @@ def split_lines(text: str, hit_number: int = 1, first_line: int = 1, code: bool 
     quote `output_dim=128`; search's line vectors leave code out)."""
     units: list[Line] = []
     fence_indent = None  # inside a code block: the indent of its fence
+    open_brackets, statement = 0, 0  # inside a code block: brackets left open, where the statement began
     open_items: list[tuple[float, Line]] = []  # the enclosing items of the current line, outermost first, by depth
     raws = text.splitlines()
     for offset, raw in enumerate(raws):
         line = raw.strip()
         if line.startswith(("```", "~~~")):
             fence_indent = None if fence_indent is not None else len(raw.expandtabs(4)) - len(raw.expandtabs(4).lstrip())
+            open_brackets, statement = 0, first_line + offset + 1
             continue
         if fence_indent is not None:
+            if open_brackets <= 0 and not raws[offset - 1].rstrip().endswith("\\"):
+                statement = first_line + offset  # a new statement: no bracket open, no "\\" before
+            open_brackets += sum(line.count(c) for c in "([{") - sum(line.count(c) for c in ")]}")
             if code and len(CODE_CONTENT.findall(line)) >= MIN_CODE_CHARS and len(line) <= MAX_LINE_CHARS and not line.startswith(CODE_COMMENT):
-                units.append(Line(hit_number, len(units), fence_indent, line, first_line + offset, code=True))
+                units.append(Line(hit_number, len(units), fence_indent, line, first_line + offset, code=True, statement=statement))
             continue
         if not line or line.startswith("#") or set(line) <= set("-|: "):
             continue
