@@ -154,3 +154,19 @@ def test_a_line_matrix_that_disagrees_with_its_index_is_ignored(write_notes, has
     reloaded = Index.load(settings.index_dir)
     assert line_matrix(reloaded) is None
     assert search(reloaded, "流量控制", k=1)[0].chunk.text.startswith("# TCP")
+
+
+def test_warming_embeds_code_lines_after_gathering_the_prose_lines_for_search(write_notes, hash_settings):
+    from notebot.answer import ask
+    from notebot.search.line_ranking import line_matrix, warm_lines
+
+    notes = {"a.md": "# UDP\n- 头部 8 字节\n- 创建 UDP socket：\n```python\nsock = socket.socket(AF_INET, SOCK_DGRAM)\n```\n"}
+    settings = hash_settings(write_notes(notes))
+    build_index(settings)
+    index = Index.load(settings.index_dir)
+    assert warm_lines(index, should_stop=lambda: False) == 3  # two lines, one line of code
+    assert len(line_matrix(index).owners) == 2, "search ranks chunks by their prose lines only"
+    before = cached_vectors(settings.index_dir)
+    answer = ask(index, "UDP socket 用 SOCK_DGRAM 怎么创建？", settings)
+    assert "`sock = socket.socket(AF_INET, SOCK_DGRAM)`" in answer.text, answer.text
+    assert cached_vectors(settings.index_dir) == before, "the code line an answer quotes was embedded by the warm-up"

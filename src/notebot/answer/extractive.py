@@ -364,9 +364,9 @@ def _introduces(line: Line) -> bool:
 
 def _children(lines: list[Line], parent: Line, limit: int = 4) -> list[Line]:
     """The sub-items nested under a line (deeper indent), or the items a `…：` line introduces."""
-    introduces = _introduces(parent)
     if parent.code:
-        return []
+        return []  # a code line comes with its statement instead (_statement)
+    introduces = _introduces(parent)
     children = []
     for line in lines[parent.position + 1 :]:
         if line.code:
@@ -412,11 +412,10 @@ def quoted_line_numbers(lines: list[Line]) -> dict[int, list[int]]:
 
 
 def _shown(line: Line) -> str:
-    """A code line is shown as code (with a longer fence when it holds a backtick itself)."""
+    """A code line is shown as code (in double backticks when it holds a backtick itself)."""
     if not line.code:
         return line.text
-    fence = "``" if "`" in line.text else "`"
-    return f"{fence} {line.text} {fence}" if fence == "``" else f"`{line.text}`"
+    return f"`` {line.text} ``" if "`" in line.text else f"`{line.text}`"
 
 
 def compose(lang: str, lines: list[Line], base: int | None = None) -> str:

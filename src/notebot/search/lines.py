@@ -198,7 +198,8 @@ def chunk_line_texts(index: Index, chunk) -> list[str]:
 
 
 def code_line_texts(chunk) -> list[str]:
-    """What the embedder reads for each line of a chunk's code blocks (answers quote them; search does not rank by them)."""
+    """What the embedder reads for each line of a chunk's code blocks (answers quote them; search
+    does not rank by them)."""
     return [line_text(chunk.heading_path, line.text) for line in split_lines(chunk.text, code=True) if line.code]
 
 
@@ -212,7 +213,7 @@ def warm_line_cache(index: Index, should_stop: Callable[[], bool], batch: int = 
     if cache is None:
         return 0
     chunks = index.chunks  # by row, not by iterating: previous_chunk finds a chunk's neighbour by its row
-    of_chunk = (lambda chunk: code_line_texts(chunk)) if code else (lambda chunk: chunk_line_texts(index, chunk))
+    of_chunk = code_line_texts if code else (lambda chunk: chunk_line_texts(index, chunk))
     texts = list(dict.fromkeys(text for row in range(len(chunks)) for text in of_chunk(chunks[row])))
     keys = [cache_key(index.embedder.name, text) for text in texts]
     try:
