@@ -30,7 +30,7 @@ import re
 import weakref
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..records import Hit
 from ..search.dictionary import primary_english, translations
@@ -193,7 +193,7 @@ def _with_translations(slot: Slot, index: Index) -> Slot:
         extra = [token for word in slot.words for sense in primary_english(index, word) for token in tokenize(sense)]
     else:
         extra = [token for word in translations(index, slot.text) for token in tokenize(word)]
-    return Slot(slot.text, tuple(dict.fromkeys(slot.candidates + tuple(extra))), slot.name, plain=slot.plain) if extra else slot
+    return replace(slot, candidates=tuple(dict.fromkeys(slot.candidates + tuple(extra)))) if extra else slot
 
 
 def text_terms(text: str) -> set[str]:
