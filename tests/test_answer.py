@@ -384,3 +384,11 @@ def test_dictionary_table_is_derived_once_into_the_cache_folder(tmp_path, monkey
         assert "第一" in dictionary.load_dictionary().chinese_for("first"), "kept in memory when it cannot be written"
     finally:
         dictionary.load_dictionary.cache_clear()
+
+
+def test_a_code_block_inside_a_split_list_is_no_orphaned_item():
+    from notebot.search.lines import orphaned_items
+
+    head = split_lines("- 部署步骤：", code=True)[0]
+    lines = split_lines("  ```bash\n  kubectl apply -f app.yaml\n  ```\n  - 然后检查 pods\n- 下一节", code=True)
+    assert [lines[i].text for i in orphaned_items(lines, head)] == ["然后检查 pods"]

@@ -159,13 +159,14 @@ def line_vectors(index: Index, texts: list[str]) -> np.ndarray:
 def list_head_before(index: Index, chunk, lines: list[Line], hit_number: int = 1):
     """When `chunk` starts inside a list the chunker split ("SSE-KMS：…" without "**Encryption**："):
     (the chunk before, its lines numbered as hit `hit_number`, the list's head among them), else None."""
-    if not lines or lines[0].indent == 0 or lines[0].parent_position >= 0:
+    first = next((line for line in lines if not line.code), None)  # a code block is no list item
+    if first is None or first.indent == 0 or first.parent_position >= 0:
         return None
     before = index.previous_chunk(chunk)
     if before is None:
         return None
-    earlier = split_lines(before.text, hit_number, before.line_start)
-    heads = [line for line in earlier if line.indent < lines[0].indent]
+    earlier = split_lines(before.text, hit_number, before.line_start, code=True)  # numbered as answers number them
+    heads = [line for line in earlier if line.indent < first.indent and not line.code]
     return (before, earlier, heads[-1]) if heads else None
 
 
@@ -173,6 +174,8 @@ def orphaned_items(lines: list[Line], head: Line) -> list[int]:
     """Positions of the first lines that belong under `head` but found no parent in their own chunk."""
     orphans = []
     for i, line in enumerate(lines):
+        if line.code:
+            continue  # a code block inside the list: not an item
         if line.indent <= head.indent:
             break  # the list stepped out
         if line.parent_position < 0:
