@@ -31,12 +31,14 @@ else
     echo "skipping the dev-set quality gate: ../shared/eval/dev.jsonl is not here"
 fi
 # The project's own probe questions (benchmarks/probes/README.md), as built: number questions 26 of 27;
-# the blind sets 35, 35, 34 and 36 of 40 answered, 27 of 40, 22, 23 and 19 of 30 refused.
+# the blind sets 35, 35, 34, 36 and 34 of 40 answered, 27 of 40, 22, 23, 19 and 17 of 30 refused.
 notebot eval benchmarks/probes/number-questions.jsonl --index-dir .ci-index --answers --fail-under keyword_accuracy=0.80
-for set in blind1 blind2 blind3 blind4; do
+for set in blind1 blind2 blind3 blind4 blind5; do
     notebot eval benchmarks/probes/$set-answerable.jsonl --index-dir .ci-index --answers --fail-under keyword_accuracy=0.80
 done
 for set in blind1 blind2 blind3; do
     notebot eval benchmarks/probes/$set-unanswerable.jsonl --index-dir .ci-index --answers --fail-under refusal_rate=0.65
 done
-notebot eval benchmarks/probes/blind4-unanswerable.jsonl --index-dir .ci-index --answers --fail-under refusal_rate=0.55
+for set in blind4 blind5; do
+    notebot eval benchmarks/probes/$set-unanswerable.jsonl --index-dir .ci-index --answers --fail-under refusal_rate=0.55
+done

@@ -1,6 +1,6 @@
 """Retrieval across a vault of notes: the glossary the notes write down, and note-level evidence."""
 
-from notebot.search import search
+from notebot.search import search, search_text
 from notebot.glossary import mine_glossary
 from notebot.search.notes import vault_evidence
 from notebot.store.build import build_index
@@ -63,3 +63,29 @@ def test_a_single_note_ranks_as_before_without_note_votes(write_notes, hash_sett
     evidence = vault_evidence(index)
     assert evidence.notes == 1
     assert [hit.chunk.headings for hit in search(index, "gamma", k=2)] == [("B",), ("A",)]
+
+
+def test_the_vectors_read_an_english_question_with_the_chinese_words_for_its_terms(write_notes, hash_settings):
+    notes = {"glossary.md": "# 术语表\n- 驱逐策略（Eviction Policy）\n", "chips.md": "# 芯片\n晶体管的数量每两年翻一番。\n"}
+    settings = hash_settings(write_notes(notes))
+    build_index(settings)
+    index = Index.load(settings.index_dir)
+    assert search_text(index, "Which eviction policy options exist?") == "Which eviction policy options exist? 驱逐策略"
+    assert "晶体管" in search_text(index, "How fast does the transistor count grow?")  # the dictionary's, as the notes write it
+    assert search_text(index, "晶体管的数量多久翻一番？") == "晶体管的数量多久翻一番？"  # no English senses appended
+    assert search_text(index, "eviction policy 是什么？") == "eviction policy 是什么？"  # Chinese already: read as written
+
+
+def test_hybrid_search_also_reads_an_english_question_with_its_chinese_words(write_notes, hash_settings):
+    notes = {"glossary.md": "# 术语表\n- 驱逐策略（Eviction Policy）\n", "cache.md": "# 缓存\n常见的驱逐策略有最近最少使用。\n"}
+    settings = hash_settings(write_notes(notes))
+    build_index(settings)
+    index = Index.load(settings.index_dir)
+    embedded = []
+    embed_queries = index.embedder.embed_queries
+    index.embedder.embed_queries = lambda texts: embedded.extend(texts) or embed_queries(texts)
+    search(index, "Which eviction policy options exist?", k=1)
+    assert embedded == ["Which eviction policy options exist?", "Which eviction policy options exist? 驱逐策略"]
+    embedded.clear()
+    search(index, "驱逐策略有哪些？", k=1)
+    assert embedded == ["驱逐策略有哪些？"]  # nothing to add: read once

@@ -3,6 +3,7 @@ evidence, and for answers line evidence: each top passage's best line)."""
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 
 import numpy as np
@@ -11,10 +12,12 @@ from ..errors import NotebotError
 from ..records import Chunk, Hit
 from ..settings import MODES
 from ..store import Index, Scored
+from .dictionary import translations
 from .line_ranking import line_matrix
 from .lines import line_vectors, overlap, own_line_texts, term_weights
 from .notes import VaultEvidence, vault_evidence
 
+CJK = re.compile(r"[\u3400-\u9fff]")
 MAX_QUERY_CHARS = 2000  # e5 reads 512 tokens; the rest of a pasted essay only adds noise
 RRF_K = 5  # measured on the dev set with and without distractors (benchmarks/README.md)
 CANDIDATES = 50
@@ -32,6 +35,12 @@ GLOSSARY_WEIGHT = 0.5
 # "Line ranking"): dev-wide Hit@5 0.857 -> 0.929 under `ask`, dev Hit@1 0.850 -> 0.875, `corpus/`
 # alone unchanged; weights 0.75–1.25 alike, 1.5 and up cost Hit@1 everywhere.
 LINE_RANKING_WEIGHT = 1.0
+# An English question is also read with the Chinese words for its terms (search_text): its vector
+# and line rankings are then run for both readings, each at this share of their weight, so the
+# vectors' total say is unchanged. Measured on the whole vault and `corpus/` (benchmarks/README.md,
+# "An English question read in Chinese too"): half and half lost fewer answers than the translated
+# reading alone, and found more passages than the question alone.
+TRANSLATED_SHARE = 0.5
 # Line evidence (answers only): the fused top 5 are ranked once more by their best single line's
 # cosine with the question (the line read with its heading path, search/lines.py), and that ranking
 # joins the fusion at the weight of a chunk ranking: in a long note the passages all look alike as
@@ -94,13 +103,28 @@ def embed_query(index: Index, query: str) -> np.ndarray:
     return index.embedder.embed_queries([query])[0]
 
 
+def search_text(index: Index, query: str) -> str:
+    """An English question followed by the Chinese words the dictionary and the vault's glossary
+    give for its words, as the notes write them ("transistor count double" + 晶体管 数量 翻倍): e5
+    matches an English question with a Chinese passage far more weakly than with the same words in
+    Chinese. A question with Chinese in it is left as it is: it meets Chinese notes in its own
+    words (its English terms too, measured: two more passages in the top 5 of ~40 mixed questions,
+    for a second embedding that would put search's p50 over its 50 ms budget), and the
+    dictionary's English senses of Chinese words are too loose to search by (处理: treat, process)."""
+    if CJK.search(query):
+        return query
+    found = [word for word in translations(index, query) + index.glossary.expand(query) if CJK.search(word)]
+    return f"{query} {' '.join(dict.fromkeys(found))}" if found else query
+
+
 def lexical(index: Index, query: str, n: int, query_vector: np.ndarray | None = None) -> Scored:
     return index.lexical_search(query, n)
 
 
 def hybrid(index: Index, query: str, n: int, query_vector: np.ndarray | None = None) -> Scored:
     """Reciprocal-rank fusion of chunk rankings (vector, BM25, BM25 of the glossary's translations of
-    the query's terms, and by best line once every line of a local index is embedded), plus — when
+    the query's terms, and by best line once every line of a local index is embedded; the vector
+    and line rankings for the question and for its search_text when that adds words), plus — when
     its weights are on — a vote for each chunk's note from two note rankings (best chunk cosine, BM25
     over title + headings). Rank sums tie often (1st + 3rd = 3rd + 1st), so ties go to the chunk
     with the higher sum of scores, each scaled by its list's best score; then corpus order.
@@ -113,17 +137,24 @@ def hybrid(index: Index, query: str, n: int, query_vector: np.ndarray | None = N
         query_vector = embed_query(index, query)  # once, for the chunks and their lines
     every = vector(index, query, max(depth, NOTE_SCAN) if note_votes else depth, query_vector)  # notes are ranked by their best chunk
     keywords = lexical(index, query, depth)
-    rankings = [(every[:depth], 1.0, None), (keywords, 1.0, None)]
+    translated = search_text(index, query) if every else query  # no vectors yet: nothing to read it with
+    share = TRANSLATED_SHARE if translated != query else 0.0
+    rankings = [(every[:depth], 1.0 - share, None), (keywords, 1.0, None)]
     # While a first run is still embedding, a chunk without a vector has no vector rank: it is credited
     # its keyword rank a second time, so an unembedded answer is not buried under embedded near-misses.
     unembedded = index.missing_vectors() if hasattr(index, "missing_vectors") else set()
     if unembedded:
         rankings.append((keywords, 1.0, unembedded))
-    translations = index.glossary.expand(query)
-    if translations and GLOSSARY_WEIGHT:
-        rankings.append((lexical(index, " ".join(translations), depth), GLOSSARY_WEIGHT, None))
+    glossary_terms = index.glossary.expand(query)
+    if glossary_terms and GLOSSARY_WEIGHT:
+        rankings.append((lexical(index, " ".join(glossary_terms), depth), GLOSSARY_WEIGHT, None))
     if lines is not None:
-        rankings.append((lines.ranking(index, query_vector, depth), LINE_RANKING_WEIGHT, None))
+        rankings.append((lines.ranking(index, query_vector, depth), LINE_RANKING_WEIGHT * (1.0 - share), None))
+    if share:
+        translated_vector = embed_query(index, translated)
+        rankings.append((index.vector_search(translated_vector, depth), share, None))
+        if lines is not None:
+            rankings.append((lines.ranking(index, translated_vector, depth), LINE_RANKING_WEIGHT * share, None))
     fused: dict[str, float] = {}
     strength: dict[str, float] = {}
     chunks: dict[str, Chunk] = {}
