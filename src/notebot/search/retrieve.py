@@ -12,12 +12,13 @@ from ..errors import NotebotError
 from ..records import Chunk, Hit
 from ..settings import MODES
 from ..store import Index, Scored
+from ..tokenize import CJK as CJK_CHARS
 from .dictionary import translations
 from .line_ranking import line_matrix
 from .lines import line_vectors, overlap, own_line_texts, term_weights
 from .notes import VaultEvidence, vault_evidence
 
-CJK = re.compile(r"[\u3400-\u9fff]")
+CHINESE = re.compile(f"[{CJK_CHARS}]")
 MAX_QUERY_CHARS = 2000  # e5 reads 512 tokens; the rest of a pasted essay only adds noise
 RRF_K = 5  # measured on the dev set with and without distractors (benchmarks/README.md)
 CANDIDATES = 50
@@ -111,9 +112,9 @@ def search_text(index: Index, query: str) -> str:
     words (its English terms too, measured: two more passages in the top 5 of ~40 mixed questions,
     for a second embedding that would put search's p50 over its 50 ms budget), and the
     dictionary's English senses of Chinese words are too loose to search by (处理: treat, process)."""
-    if CJK.search(query):
+    if CHINESE.search(query):
         return query
-    found = [word for word in translations(index, query) + index.glossary.expand(query) if CJK.search(word)]
+    found = [word for word in translations(index, query) + index.glossary.expand(query) if CHINESE.search(word)]
     return f"{query} {' '.join(dict.fromkeys(found))}" if found else query
 
 
