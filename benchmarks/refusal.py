@@ -19,10 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from notebot.records import Hit
-from notebot.answer.refusal import BIAS, COEFFICIENTS, gather_evidence
-from notebot.search import search
-from notebot.search.line_ranking import line_matrix
+from notebot.answer.ask import retrieve
+from notebot.answer.refusal import BIAS, COEFFICIENTS
+from notebot.settings import Settings
 from notebot.store.local import LocalIndex
 
 HERE = Path(__file__).resolve().parent
@@ -49,18 +48,9 @@ def load_questions(eval_dir: Path, fitted: bool = True) -> list[dict]:
     return questions
 
 
-def signals(index, question: str, memo: dict) -> dict:
-    """The rule's signals for one question; retrieval results are memoised in `memo` (by question)."""
-    if question not in memo:
-        hits = search(index, question, 5)
-        vector = index.embedder.embed_queries([question])[0]
-        memo[question] = {"chunks": [h.chunk.id for h in hits], "scores": [h.score for h in hits],
-                          "cosine": index.vector_search(vector, 1)[0][1]}
-    by_id = {chunk.id: chunk for chunk in index.chunks}
-    seen = memo[question]
-    hits = [Hit(by_id[cid], score, rank) for rank, (cid, score) in enumerate(zip(seen["chunks"], seen["scores"]), start=1)]
-    cosine = seen["cosine"]
-    evidence = gather_evidence(question, hits, index, cosine)
+def signals(index, question: str) -> dict:
+    """The rule's signals for one question, gathered as `notebot ask` gathers them."""
+    evidence = retrieve(index, question, Settings()).evidence
     return {name: getattr(evidence, name) for name in SIGNALS} | {"unknown_terms": list(evidence.unknown_terms)}
 
 
@@ -102,12 +92,8 @@ def main() -> None:
     parser.add_argument("--dump", type=Path, help="write each question's signals to this JSON file")
     args = parser.parse_args()
     index = LocalIndex.load(args.index_dir)
-    # Retrieval is the slow part: reuse it per index, apart for an index with its line ranking on.
-    memo_path = args.index_dir / ("refusal-retrieval-lines.json" if line_matrix(index) is not None else "refusal-retrieval.json")
-    memo = json.loads(memo_path.read_text(encoding="utf-8")) if memo_path.exists() else {}
-    rows = [q | signals(index, q["question"], memo) for q in load_questions(args.eval_dir)]
-    probes = [q | signals(index, q["question"], memo) for q in load_questions(args.eval_dir, fitted=False)]
-    memo_path.write_text(json.dumps(memo, ensure_ascii=False), encoding="utf-8")
+    rows = [q | signals(index, q["question"]) for q in load_questions(args.eval_dir)]
+    probes = [q | signals(index, q["question"]) for q in load_questions(args.eval_dir, fitted=False)]
     if args.dump:
         args.dump.write_text(json.dumps(rows + probes, ensure_ascii=False, indent=1), encoding="utf-8")
     x = np.array([[r[name] for name in SIGNALS] for r in rows])

@@ -174,27 +174,34 @@ def hybrid(index: Index, query: str, n: int, query_vector: np.ndarray | None = N
 
 
 def by_best_line(index: Index, query: str, ranked: Scored, query_vector: np.ndarray) -> Scored:
-    """The first LINE_DEPTH results re-fused with their rank by best line cosine; the rest unchanged
-    (each result only gains, so the head stays above the tail). Of each passage the LINES_PER_PASSAGE
-    lines sharing most of the question's terms are embedded (ties: the first lines); a passage
-    without a quotable line (all code, say) ranks last by lines."""
+    """The first LINE_DEPTH results re-fused with their rank by best line cosine (best_line_cosines);
+    the rest unchanged (each result only gains, so the head stays above the tail)."""
     head = ranked[:LINE_DEPTH]
-    weights = term_weights(query, index)
-    texts, owners = [], []
-    for position, (chunk, _) in enumerate(head):
-        lines = own_line_texts(chunk)
-        by_terms = sorted(range(len(lines)), key=lambda i: -overlap(lines[i], weights, index))[:LINES_PER_PASSAGE]
-        texts += [lines[i] for i in sorted(by_terms)]
-        owners += [position] * len(by_terms)
-    if not texts:
+    best = best_line_cosines(index, query, [chunk for chunk, _ in head], query_vector)
+    if not np.isfinite(best).any():
         return ranked
-    best = np.full(len(head), -np.inf)
-    np.maximum.at(best, owners, line_vectors(index, texts) @ np.asarray(query_vector, dtype=np.float32))
     line_rank = np.empty(len(head))
     line_rank[np.lexsort((np.arange(len(head)), -best))] = np.arange(1, len(head) + 1)
     rescored = [(chunk, score + LINE_WEIGHT / (RRF_K + line_rank[i])) for i, (chunk, score) in enumerate(head)]
     order = sorted(range(len(head)), key=lambda i: (-rescored[i][1], i))
     return [rescored[i] for i in order] + ranked[LINE_DEPTH:]
+
+
+def best_line_cosines(index: Index, query: str, chunks: list[Chunk], query_vector: np.ndarray) -> np.ndarray:
+    """Each passage's best line cosine with the question. Of each passage the LINES_PER_PASSAGE lines
+    sharing most of the question's terms are read (ties: the first lines), so a question embeds at
+    most 25 lines, once; a passage without a quotable line (all code, say) gets -inf."""
+    weights = term_weights(query, index)
+    texts, owners = [], []
+    for position, chunk in enumerate(chunks):
+        lines = own_line_texts(chunk)
+        by_terms = sorted(range(len(lines)), key=lambda i: -overlap(lines[i], weights, index))[:LINES_PER_PASSAGE]
+        texts += [lines[i] for i in sorted(by_terms)]
+        owners += [position] * len(by_terms)
+    best = np.full(len(chunks), -np.inf)
+    if texts:
+        np.maximum.at(best, owners, line_vectors(index, texts) @ np.asarray(query_vector, dtype=np.float32))
+    return best
 
 
 def _add_note_votes(index: Index, every: Scored, query: str, by_vectors: bool, fused: dict[str, float],
