@@ -363,9 +363,8 @@ def _introduces(line: Line) -> bool:
 
 
 def _children(lines: list[Line], parent: Line, limit: int = 4) -> list[Line]:
-    """The sub-items nested under a line (deeper indent), or the items a `…：` line introduces."""
-    if parent.code:
-        return []  # a code line comes with its statement instead (_statement)
+    """The sub-items nested under a line (deeper indent), or the items a `…：` line introduces; a code
+    line has none (it comes with its statement instead, _statement)."""
     introduces = _introduces(parent)
     children = []
     for line in lines[parent.position + 1 :]:
