@@ -392,3 +392,30 @@ def test_a_code_block_inside_a_split_list_is_no_orphaned_item():
     head = split_lines("- 部署步骤：", code=True)[0]
     lines = split_lines("  ```bash\n  kubectl apply -f app.yaml\n  ```\n  - 然后检查 pods\n- 下一节", code=True)
     assert [lines[i].text for i in orphaned_items(lines, head)] == ["然后检查 pods"]
+
+
+def test_a_passage_scored_nearly_as_high_as_the_first_keeps_its_lines_in_the_answer(real_index):
+    from notebot.answer.extractive import answer_lines
+
+    question = "How do I make sure an S3 bucket only accepts HTTPS?"
+    policies = next(chunk for chunk in real_index.chunks if "**Cross-Account**的访问" in chunk.text)
+    https = next(chunk for chunk in real_index.chunks if "SecureTransport" in chunk.text)
+    vector = real_index.embedder.embed_queries([question])[0]
+
+    def quoted(second_score: float) -> list[str]:
+        hits = [Hit(policies, 0.44, 1), Hit(https, second_score, 2)]
+        return [line.text for line in answer_lines(question, hits, real_index, vector, fused=True)[0]]
+
+    assert any("SecureTransport" in line for line in quoted(0.44))  # a tie: the line that answers is quoted
+    assert not any("SecureTransport" in line for line in quoted(0.15))  # far behind: the first passage's lines win
+
+
+def test_passage_prior_follows_the_fused_score_gap_and_never_rewards():
+    from notebot.answer.extractive import SCORE_GAP_EXPONENT, _passage_priors
+
+    hits = [Hit(None, score, rank) for rank, score in enumerate([0.40, 0.38, 0.20, 0.45], start=1)]
+    fused = _passage_priors(hits, fused=True)
+    assert fused[1] == 1.0 and fused[2] == pytest.approx((0.40 / 0.38) ** SCORE_GAP_EXPONENT)
+    assert fused[3] == pytest.approx(2 ** SCORE_GAP_EXPONENT)
+    assert fused[4] == 1.0  # a two-part question's part brought a passage scored above the first
+    assert _passage_priors(hits, fused=False) == {1: 1.0, 2: 2 ** 0.5, 3: 3 ** 0.5, 4: 2.0}

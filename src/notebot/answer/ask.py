@@ -166,7 +166,7 @@ def ask_stream(index: Index, question: str, settings: Settings, history: History
     if reason:
         yield _finish(base, REFUSALS["en" if lang == "en" else "zh"], started, refused=True, notice="; ".join(filter(None, [reason, vectors_notice])))
         return
-    extractive = ExtractiveAnswerer(index, found.vector, found.part_vectors)
+    extractive = ExtractiveAnswerer(index, found.vector, found.part_vectors, fused=settings.mode == "hybrid")
     answerer: Answerer = ChatAnswerer(llm) if llm is not None else extractive
     base.answerer = answerer.name
     try:

@@ -33,9 +33,15 @@ SOURCE_CHUNKS = 5
 ASKED_UNIT_FACTOR = 1.5  # a number question's line in the asked unit, against 1.3 for any number (probes: benchmarks/README.md)
 KEEP_SHARE = 0.5  # a further line is quoted when it scores at least this share of the best one
 # Line score = LEXICAL × (IDF overlap / best overlap) + SEMANTIC × (cosine rescaled over the candidates),
-# divided by sqrt(the passage's rank); weights measured on the dev set (benchmarks/README.md).
+# divided by the passage's prior; weights measured on the dev set (benchmarks/README.md).
 LEXICAL = 0.5
 SEMANTIC = 0.5
+# Which further lines join the lead: a passage of hybrid search is discounted by (the best passage's
+# fused score / its own) ** this, so one nearly as strong as the first loses little and one far
+# behind loses much; the lead line itself is still chosen with sqrt(rank). 1.5 gives the dev
+# questions' median passage the discount sqrt(rank) gave every passage before (their median score
+# gap is sqrt(rank) ** 0.55–0.9). Other modes' scores (cosines, BM25) keep sqrt(rank) throughout.
+SCORE_GAP_EXPONENT = 1.5
 SEMANTIC_BUDGET = 40  # lines embedded per question
 CJK = re.compile(r"[\u3400-\u9fff]")
 CONTENT = re.compile(r"[0-9A-Za-z\u3400-\u9fff]")
@@ -93,11 +99,12 @@ def question_kind(question: str) -> str:
 
 
 def answer_lines(question: str, hits: list[Hit], index: Index, query_vector=None, asked: str | None = None,
-                 part_vectors: dict | None = None) -> tuple[list[Line], list[Hit]]:
+                 part_vectors: dict | None = None, fused: bool = False) -> tuple[list[Line], list[Hit]]:
     """The few lines of the top hits that answer the question best, best first (sub-items follow
     their line), and the hits they cite: a list split by the chunker brings the chunk holding its
     head or its further items along as an extra source. `question` is the search query (a follow-up
-    carries the previous turn); `asked`, the user's own words, decides whether it has two parts."""
+    carries the previous turn); `asked`, the user's own words, decides whether it has two parts;
+    `fused`: the hits' scores are hybrid search's, so a passage's prior follows its score gap."""
     hits = list(hits)
     by_hit = {n: split_lines(hit.chunk.text, n, hit.chunk.line_start, code=True) for n, hit in enumerate(hits[:SOURCE_CHUNKS], start=1)}
     retrieved = len(hits)
@@ -108,7 +115,7 @@ def answer_lines(question: str, hits: list[Hit], index: Index, query_vector=None
     candidates = [line for line in candidates if not line.titled]
     if not candidates:
         return [], hits
-    scorer = LineScorer(candidates, hits, index, ranks)
+    scorer = LineScorer(candidates, hits, index, ranks, fused)
     parts = question_parts(asked or question)
     vectors = _part_vectors(parts, part_vectors or {}, index) if query_vector is not None else {}
     chosen, whole_lists, required = _choose(question, parts, vectors, candidates, scorer, by_hit, index, query_vector)
@@ -125,9 +132,11 @@ def _part_vectors(parts: list[str], known: dict, index: Index) -> dict:
 def _choose(question, parts, part_vectors, candidates, scorer, by_hit, index, query_vector) -> tuple[list[Line], set[tuple[int, int]], int]:
     """The lines to quote, best first; the list heads among them that are quoted whole; and how many
     of the first lines must be quoted (the lead, each part's and each side's best line)."""
-    ranked = sorted(zip(scorer.scores(question, query_vector), candidates), key=lambda item: -item[0])
+    scores, lead_scores = scorer.scored(question, query_vector)
+    ranked = sorted(zip(scores, candidates), key=lambda item: -item[0])
     best = ranked[0][0]
-    chosen = [line for score, line in ranked if score >= KEEP_SHARE * best][:MAX_LINES]
+    lead = max(zip(lead_scores, candidates), key=lambda item: item[0])[1]
+    chosen = [lead] + [line for score, line in ranked if score >= KEEP_SHARE * best and line is not lead][: MAX_LINES - 1]
     chosen, whole_lists = _gather_lists(chosen, by_hit, long_lists=question_kind(question) == "list")
     # Each part of a two-part question ("…？它用的是什么协议？") gets its own best line, right after the lead.
     required = [max(zip(scorer.scores(part, part_vectors.get(part), by_rank=False), candidates), key=lambda item: item[0])[1]
@@ -254,17 +263,24 @@ class LineScorer:
     """Scores candidate lines for a question (or a part of it): lexical IDF overlap fused with the
     embedder's cosine on each line read with its heading path and the item it is nested under."""
 
-    def __init__(self, lines: list[Line], hits: list[Hit], index: Index, ranks: dict[int, int] | None = None):
+    def __init__(self, lines: list[Line], hits: list[Hit], index: Index, ranks: dict[int, int] | None = None,
+                 fused: bool = False):
         self.lines, self.index = lines, index
         self.ranks = ranks or {}
+        self.priors = _passage_priors(hits, fused)
         # Each line is read with its context — by its terms and by the embedder alike — so the passage's
         # subject counts for all its lines and the line that adds the asked-for detail stands out.
         self.contexts = [line_text(hits[line.hit_number - 1].chunk.heading_path, line.text, line.parent) for line in lines]
         self.vectors: dict[int, object] = {}
 
     def scores(self, question: str, query_vector=None, by_rank: bool = True) -> list[float]:
-        """Each line's score; `by_rank` divides by sqrt(its passage's rank): the question's best
-        passages come first, but a part of the question may be answered by any of them."""
+        """Each line's score; `by_rank` divides by its passage's prior (_passage_priors): the
+        question's best passages come first, but a part of the question may be answered by any."""
+        return self.scored(question, query_vector, by_rank)[0]
+
+    def scored(self, question: str, query_vector=None, by_rank: bool = True) -> tuple[list[float], list[float]]:
+        """The scores, and the same by rank alone, as the lead line is chosen: a passage nearly as
+        strong as the first adds its lines to the answer, but the answer opens in the first."""
         weights = term_weights(question, self.index)
         lexical = [overlap(context, weights, self.index) for context in self.contexts]
         top_lexical = max(lexical) or 1.0
@@ -277,16 +293,17 @@ class LineScorer:
                 semantic[i] = (cosine - low) / (high - low) if high > low else 0.0
         wants_number = NUMBER_QUESTION.search(question)
         unit = asked_unit(question) if wants_number else None
-        scores = []
+        scores, by_rank_alone = [], []
         for line, lex, sem in zip(self.lines, lexical, semantic):
             # A code line is discounted by its passage's rank even for a part: a short line of code
             # shares a part's words too easily ("print(item)" for "…默认是哪种读取一致性").
             rank = self.ranks.get(line.hit_number, line.hit_number) if by_rank or line.code else 1
-            score = (LEXICAL * lex / top_lexical + SEMANTIC * sem) / math.sqrt(rank)
+            score = LEXICAL * lex / top_lexical + SEMANTIC * sem
             if wants_number:
                 score *= number_factor(line.text, unit)
-            scores.append(score)
-        return scores
+            scores.append(score / self.priors.get(rank, math.sqrt(rank)))
+            by_rank_alone.append(score / math.sqrt(rank))
+        return scores, by_rank_alone
 
     def _embed(self, lexical: list[float]) -> list[int]:
         """Indices of the lines with vectors: a budget of them, the top passage's first, then the best
@@ -299,6 +316,17 @@ class LineScorer:
         if todo:
             self.vectors.update(zip(todo, line_vectors(self.index, [self.contexts[i] for i in todo])))
         return embedded
+
+
+def _passage_priors(hits: list[Hit], fused: bool) -> dict[int, float]:
+    """Each rank's divisor of its lines' scores: sqrt(rank), or for hybrid search's fused scores the
+    best score's ratio to the passage's own (SCORE_GAP_EXPONENT). Never below 1: a two-part question's
+    part may bring a passage from its own search, scored above the question's first."""
+    if not fused or not hits or hits[0].score <= 0:
+        return {rank: math.sqrt(rank) for rank in range(1, len(hits) + 1)}
+    best = hits[0].score
+    return {rank: max(1.0, (best / hit.score) ** SCORE_GAP_EXPONENT) if hit.score > 0 else math.sqrt(rank)
+            for rank, hit in enumerate(hits, start=1)}
 
 
 def _sides(question: str, ranked: list[tuple[float, Line]], chosen: list[Line], index: Index) -> list[Line]:
@@ -384,14 +412,15 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self, index: Index, query_vector=None, part_vectors: dict | None = None):
+    def __init__(self, index: Index, query_vector=None, part_vectors: dict | None = None, fused: bool = False):
         self.index = index
         self.query_vector = query_vector
         self.part_vectors = part_vectors or {}
+        self.fused = fused  # the hits come from hybrid search (answer_lines)
 
     def stream(self, answer: Answer, history=None) -> Iterator[Answer]:
         lines, answer.hits = answer_lines(answer.search_query, answer.hits, self.index, self.query_vector, answer.question,
-                                          self.part_vectors)
+                                          self.part_vectors, self.fused)
         answer.quoted = quoted_line_numbers(lines)
         for shown in range(1, len(lines) + 1):  # line by line, so a UI shows it arrive like any other answer
             answer.text = compose(answer.lang, lines[:shown], base=min(line.indent for line in lines))
