@@ -419,3 +419,24 @@ def test_passage_prior_follows_the_fused_score_gap_and_never_rewards():
     assert fused[3] == pytest.approx(2 ** SCORE_GAP_EXPONENT)
     assert fused[4] == 1.0  # a two-part question's part brought a passage scored above the first
     assert _passage_priors(hits, fused=False) == {1: 1.0, 2: 2 ** 0.5, 3: 3 ** 0.5, 4: 2.0}
+
+
+def test_quoted_code_brings_the_assignment_of_a_name_it_uses():
+    from notebot.answer.extractive import _with_definitions
+
+    code = "\n".join([
+        "```python",
+        "max_vocab_length = 10000 # max number of words",
+        "max_length = 15",
+        "vectorizer = TextVectorization(max_tokens=max_vocab_length,",
+        "                               output_sequence_length=max_length)",
+        "if max_length == 15:",
+        "    print(vectorizer)",
+        "```",
+    ])
+    lines = split_lines(code, code=True)
+    statement = [line for line in lines if "vectorizer =" in line.text or "output_sequence_length" in line.text]
+    quoted = [line.text for line in _with_definitions(statement, {1: lines})]
+    assert quoted == ["max_vocab_length = 10000 # max number of words", "max_length = 15", *(line.text for line in statement)]
+    test = next(line for line in lines if line.text.startswith("if max_length"))  # a comparison assigns nothing
+    assert [line.text for line in _with_definitions([test], {1: lines})] == ["max_length = 15", test.text]

@@ -67,6 +67,9 @@ ASKED_UNITS = [  # what a number question asks for -> the unit its answer is sta
 LIST_QUESTION = re.compile(r"哪些|哪几|有几种|which (?:\w+ )*(?:are|can|does)|what (?:\w+ )*(?:are|kinds|types)|list\b", re.I)
 COMPARISON_QUESTION = re.compile(r"区别|差别|不同|差在|对比|相比|比较|分别|各自|respectively|\bvs\.?\b|versus|differ|difference|compare|compared", re.I)
 CLAUSE = re.compile(r"[，,。；;？?]")
+IDENTIFIER = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
+ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)")  # `name = …`, not `name == …`
+MAX_DEFINITIONS = 2
 LEADS = {
     "zh": "根据你的笔记：",
     "en": "From your notes (quoted as written):",
@@ -182,7 +185,41 @@ def _quote(question, chosen, whole_lists, required, by_hit, hits, index) -> list
                 quoted.append(replace(child, indent=2 if child.hit_number != line.hit_number else min(max(child.indent - line.indent, 2), 4)))
         if len(quoted) >= MAX_QUOTED:
             break
-    return quoted[:MAX_QUOTED]
+    return _with_definitions(quoted, by_hit)[:MAX_QUOTED]
+
+
+def _with_definitions(quoted: list[Line], by_hit: dict[int, list[Line]]) -> list[Line]:
+    """A quoted statement of code using a name its passage assigns in another statement
+    (`TextVectorization(max_tokens=max_vocab_length, …` and `max_vocab_length = 10000`) is preceded
+    by that assignment: the value is what a question about the code asks. At most
+    MAX_DEFINITIONS, each statement up to MAX_CHILDREN lines."""
+    taken = {(line.hit_number, line.position) for line in quoted}
+    groups: list[list[Line]] = []  # the quoted lines, a statement's quoted lines together
+    for line in quoted:
+        last = groups[-1][-1] if groups else None
+        same = last is not None and line.code and last.code and (line.hit_number, line.statement) == (last.hit_number, last.statement)
+        groups[-1:] = [groups[-1] + [line]] if same else groups[-1:] + [[line]]
+    out: list[Line] = []
+    added = 0
+    for group in groups:
+        first = group[0]
+        if first.code and added < MAX_DEFINITIONS:
+            assigned = {match.group(1) for line in group if (match := ASSIGNMENT.match(line.text))}
+            for name in dict.fromkeys(name for line in group for name in IDENTIFIER.findall(line.text)):
+                if added == MAX_DEFINITIONS or name in assigned:
+                    continue
+                definition = next((other for other in by_hit[first.hit_number] if other.code and other.statement != first.statement
+                                   and (match := ASSIGNMENT.match(other.text)) and match.group(1) == name), None)
+                if definition is None:
+                    continue
+                head, rest = _statement(by_hit[first.hit_number], definition, MAX_CHILDREN)
+                if any((part.hit_number, part.position) in taken for part in (head, *rest)):
+                    continue
+                taken.update((part.hit_number, part.position) for part in (head, *rest))
+                out += [replace(head, indent=first.indent)] + [replace(part, indent=first.indent + 2) for part in rest]
+                added += 1
+        out += group
+    return out
 
 
 def _lead_in(index: Index, hits: list[Hit], by_hit: dict[int, list[Line]], ranks: dict[int, int], n: int) -> list[Line]:
