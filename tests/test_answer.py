@@ -440,3 +440,12 @@ def test_quoted_code_brings_the_assignment_of_a_name_it_uses():
     assert quoted == ["max_vocab_length = 10000 # max number of words", "max_length = 15", *(line.text for line in statement)]
     test = next(line for line in lines if line.text.startswith("if max_length"))  # a comparison assigns nothing
     assert [line.text for line in _with_definitions([test], {1: lines})] == ["max_length = 15", test.text]
+
+
+def test_comparison_sides_are_the_compared_terms_not_the_words_that_ask(real_index):
+    from notebot.answer.extractive import _sides
+
+    lines = split_lines("- It should work the same way for each versus every user\n- Object Adapter：使用组合\n- Class Adapter：使用继承")
+    question = "Class adapter versus object adapter: how does each work?"
+    sides = _sides(question, [(1.0, line) for line in lines], [], real_index)
+    assert [line.text for line in sides] == ["Class Adapter：使用继承", "Object Adapter：使用组合"]

@@ -22,7 +22,7 @@ from dataclasses import replace
 from ..records import Answer, Hit
 from ..search.lines import Line, line_text, line_vectors, list_head_before, orphaned_items, overlap, split_lines, term_weights
 from ..store import Index
-from .refusal import NUMBER_QUESTION, question_names
+from .refusal import NUMBER_QUESTION, QUESTION_WORDS, question_names
 
 MAX_LINES = 5  # lines chosen by score, best first; each may bring its sub-items along
 MAX_QUOTED = 8  # lines quoted in all, sub-items included
@@ -370,8 +370,9 @@ def _sides(question: str, ranked: list[tuple[float, Line]], chosen: list[Line], 
     """A comparison needs a line on each side: the best line naming each compared term not yet quoted.
     The compared terms are the Latin terms of the clause that compares ("EMR 节点本地盘加密时，NVMe
     加密和 LUKS 加密有什么区别？": NVMe and LUKS, not EMR)."""
-    def latin_terms(text: str) -> list[str]:
-        return [term for term in dict.fromkeys(index.tokens(text)) if CJK.search(term) is None and len(term) > 1]
+    def latin_terms(text: str) -> list[str]:  # not the words that ask or compare ("how does each work", "versus")
+        return [term for term in dict.fromkeys(index.tokens(text)) if CJK.search(term) is None and len(term) > 1
+                and term not in QUESTION_WORDS and not COMPARISON_QUESTION.fullmatch(term)]
 
     comparing = [latin_terms(clause) for clause in CLAUSE.split(question) if COMPARISON_QUESTION.search(clause)]
     terms = comparing[0] if comparing and len(comparing[0]) > 1 else latin_terms(question)
