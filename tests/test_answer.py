@@ -449,3 +449,12 @@ def test_comparison_sides_are_the_compared_terms_not_the_words_that_ask(real_ind
     question = "Class adapter versus object adapter: how does each work?"
     sides = _sides(question, [(1.0, line) for line in lines], [], real_index)
     assert [line.text for line in sides] == ["Class Adapter：使用继承", "Object Adapter：使用组合"]
+
+
+def test_a_line_copied_into_another_note_is_quoted_once():
+    from notebot.answer.extractive import _distinct
+
+    first = split_lines("- Redshift（是一种copy方法，需要通过从S3复制到redshift）", hit_number=1)[0]
+    copy = split_lines("- *Redshift*（是一种copy方法，需要通过从S3复制到redshift）", hit_number=4)[0]
+    other = split_lines("- *Auto-Copy from S3*：检测到S3的数据有变化就会自动导入", hit_number=2)[0]
+    assert [line for _, line in _distinct([(0.9, first), (0.8, copy), (0.7, other)])] == [first, other]

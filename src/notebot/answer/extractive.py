@@ -67,6 +67,7 @@ ASKED_UNITS = [  # what a number question asks for -> the unit its answer is sta
 LIST_QUESTION = re.compile(r"哪些|哪几|有几种|which (?:\w+ )*(?:are|can|does)|what (?:\w+ )*(?:are|kinds|types)|list\b", re.I)
 COMPARISON_QUESTION = re.compile(r"区别|差别|不同|差在|对比|相比|比较|分别|各自|respectively|\bvs\.?\b|versus|differ|difference|compare|compared", re.I)
 CLAUSE = re.compile(r"[，,。；;？?]")
+EMPHASIS = re.compile(r"[*_`~]")
 IDENTIFIER = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
 ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)")  # `name = …`, not `name == …`
 MAX_DEFINITIONS = 2
@@ -136,10 +137,10 @@ def _choose(question, parts, part_vectors, candidates, scorer, by_hit, index, qu
     """The lines to quote, best first; the list heads among them that are quoted whole; and how many
     of the first lines must be quoted (the lead, each part's and each side's best line)."""
     scores, lead_scores = scorer.scored(question, query_vector)
-    ranked = sorted(zip(scores, candidates), key=lambda item: -item[0])
+    ranked = _distinct(sorted(zip(scores, candidates), key=lambda item: -item[0]))
     best = ranked[0][0]
     lead = max(zip(lead_scores, candidates), key=lambda item: item[0])[1]
-    chosen = [lead] + [line for score, line in ranked if score >= KEEP_SHARE * best and line is not lead][: MAX_LINES - 1]
+    chosen = [lead] + [line for score, line in ranked if score >= KEEP_SHARE * best and _reading(line) != _reading(lead)][: MAX_LINES - 1]
     chosen, whole_lists = _gather_lists(chosen, by_hit, long_lists=question_kind(question) == "list")
     # Each part of a two-part question ("…？它用的是什么协议？") gets its own best line, right after the lead.
     required = [max(zip(scorer.scores(part, part_vectors.get(part), by_rank=False), candidates), key=lambda item: item[0])[1]
@@ -353,6 +354,22 @@ class LineScorer:
         if todo:
             self.vectors.update(zip(todo, line_vectors(self.index, [self.contexts[i] for i in todo])))
         return embedded
+
+
+def _distinct(ranked: list[tuple[float, Line]]) -> list[tuple[float, Line]]:
+    """The best of lines that read alike but for their emphasis: a vault holds copies of a note, and
+    one line quoted twice ("Redshift（是一种copy方法…）" and "*Redshift*（…）") crowds out another."""
+    seen: set[str] = set()
+    kept = []
+    for score, line in ranked:
+        if _reading(line) not in seen:
+            seen.add(_reading(line))
+            kept.append((score, line))
+    return kept
+
+
+def _reading(line: Line) -> str:
+    return "".join(EMPHASIS.sub("", line.text).split()).lower()
 
 
 def _passage_priors(hits: list[Hit], fused: bool) -> dict[int, float]:
