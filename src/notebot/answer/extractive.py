@@ -198,8 +198,10 @@ def _with_definitions(quoted: list[Line], by_hit: dict[int, list[Line]]) -> list
     groups: list[list[Line]] = []  # the quoted lines, a statement's quoted lines together
     for line in quoted:
         last = groups[-1][-1] if groups else None
-        same = last is not None and line.code and last.code and (line.hit_number, line.statement) == (last.hit_number, last.statement)
-        groups[-1:] = [groups[-1] + [line]] if same else groups[-1:] + [[line]]
+        if last is not None and line.code and last.code and (line.hit_number, line.statement) == (last.hit_number, last.statement):
+            groups[-1].append(line)
+        else:
+            groups.append([line])
     out: list[Line] = []
     added = 0
     for group in groups:
