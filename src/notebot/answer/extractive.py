@@ -341,7 +341,7 @@ class LineScorer:
             score = LEXICAL * lex / top_lexical + SEMANTIC * sem
             if wants_number:
                 score *= number_factor(line.text, unit)
-            scores.append(score / self.priors.get(rank, math.sqrt(rank)))
+            scores.append(score / self.priors[rank])
             by_rank_alone.append(score / math.sqrt(rank))
         return scores, by_rank_alone
 
@@ -364,8 +364,9 @@ def _distinct(ranked: list[tuple[float, Line]]) -> list[tuple[float, Line]]:
     seen: set[str] = set()
     kept = []
     for score, line in ranked:
-        if _reading(line) not in seen:
-            seen.add(_reading(line))
+        reading = _reading(line)
+        if reading not in seen:
+            seen.add(reading)
             kept.append((score, line))
     return kept
 
@@ -378,11 +379,9 @@ def _passage_priors(hits: list[Hit], fused: bool) -> dict[int, float]:
     """Each rank's divisor of its lines' scores: sqrt(rank), or for hybrid search's fused scores the
     best score's ratio to the passage's own (SCORE_GAP_EXPONENT). Never below 1: a two-part question's
     part may bring a passage from its own search, scored above the question's first."""
-    if not fused or not hits or hits[0].score <= 0:
+    if not fused or any(hit.score <= 0 for hit in hits):
         return {rank: math.sqrt(rank) for rank in range(1, len(hits) + 1)}
-    best = hits[0].score
-    return {rank: max(1.0, (best / hit.score) ** SCORE_GAP_EXPONENT) if hit.score > 0 else math.sqrt(rank)
-            for rank, hit in enumerate(hits, start=1)}
+    return {rank: max(1.0, (hits[0].score / hit.score) ** SCORE_GAP_EXPONENT) for rank, hit in enumerate(hits, start=1)}
 
 
 def _sides(question: str, ranked: list[tuple[float, Line]], chosen: list[Line], index: Index) -> list[Line]:
