@@ -62,6 +62,14 @@ def test_follow_up_is_answered_about_the_previous_subject(real_index):
     assert "Kinesis" in answer.hits[0].chunk.heading_path
 
 
+def test_follow_up_quotes_the_lines_answering_this_turn_not_the_last(real_index):
+    history = [("AWS Transfer Family 有哪几种 endpoint 类型？", "")]
+    answer = ask(real_index, "Which protocols does it support?", SETTINGS, history)
+    assert "Transfer Family" in answer.hits[0].chunk.heading_path
+    assert "FTPS" in answer.text, answer.text
+    assert "Endpoint类型" not in answer.text.splitlines()[1], "the lead line answers this turn"
+
+
 def test_language_detection():
     assert [detect_lang(q) for q in ("S3 是什么", "对象最大多大", "What is S3?")] == ["mixed", "zh", "en"]
 
@@ -86,6 +94,17 @@ def test_price_question_without_a_price_in_the_passages_is_refused(real_index):
 
     hits = search(real_index, "How much does Lambda cost per month?")
     assert "price" in (refusal_reason("What is the price of Lambda per GB-second in US dollars?", hits, None) or "")
+
+
+def test_a_saving_is_answered_by_a_share_but_a_price_is_not():
+    from notebot.records import Chunk
+
+    chunk = Chunk(id="c1", file="gcp.md", headings=("Compute Engine",), line_start=1, line_end=1,
+                  text="- Preemptible VMs：抢占式虚拟机，24小时存活，便宜80%")
+    hits = [Hit(chunk, 1.0, 1)]
+    assert refusal_reason("抢占式虚拟机大概能省多少钱？", hits, None) is None
+    assert refusal_reason("How much do I save against the regular price with preemptible VMs?", hits, None) is None
+    assert "price" in refusal_reason("抢占式虚拟机一小时多少钱？", hits, None)
 
 
 def test_offtopic_chinese_question_is_refused_and_says_why(real_index):

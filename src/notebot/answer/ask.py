@@ -20,7 +20,7 @@ from ..store import Index
 from .extractive import CONTENT, FOLLOW_UP, ExtractiveAnswerer, question_parts
 from .llm import LLMAnswerer, LLMError, check_citations, cited_numbers, is_refusal
 from .quoted import fill_quoted
-from .refusal import Evidence, gather_evidence, refusal_reason
+from .refusal import Evidence, gather_evidence, question_names, refusal_reason
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]+")
@@ -105,6 +105,8 @@ class Retrieval:
     vector: object  # the query's vector, reused to score lines
     evidence: Evidence | None
     part_vectors: dict = field(default_factory=dict)  # each part of a two-part question -> its vector
+    focus: str = ""  # what the answer's lines answer, when not the query: a merged follow-up's own turn
+    focus_vector: object = None
 
 
 def retrieve(index: Index, query: str, settings: Settings, judged: str | None = None) -> Retrieval:
@@ -166,7 +168,8 @@ def ask_stream(index: Index, question: str, settings: Settings, history: History
     if reason:
         yield _finish(base, REFUSALS["en" if lang == "en" else "zh"], started, refused=True, notice="; ".join(filter(None, [reason, vectors_notice])))
         return
-    extractive = ExtractiveAnswerer(index, found.vector, found.part_vectors, fused=settings.mode == "hybrid")
+    extractive = ExtractiveAnswerer(index, found.focus_vector if found.focus else found.vector, found.part_vectors,
+                                    fused=settings.mode == "hybrid", focus=found.focus)
     answerer: Answerer = ChatAnswerer(llm) if llm is not None else extractive
     base.answerer = answerer.name
     try:
@@ -237,8 +240,18 @@ def follow_conversation(index: Index, question: str, history: History, settings:
     merged = retrieve(index, f"{subject} {question}", settings, judged=question)
     if points_back or (merged.evidence is not None and alone.evidence is not None
                        and merged.evidence.score() > alone.evidence.score()):
-        return merged
+        return with_focus(index, merged, question, subject)
     return alone
+
+
+def with_focus(index: Index, merged: Retrieval, question: str, subject: str) -> Retrieval:
+    """A follow-up is searched with the previous turn, but its answer quotes the lines that answer
+    this turn, read with the names of its subject ("AWS Transfer Family Which protocols does it
+    support?"): scored by the whole previous question, the lines that answered it come first."""
+    names = [name for name in question_names(subject) if not name.islower()]  # "endpoint" is no subject
+    focus = " ".join([*names, question])
+    vector = index.embedder.embed_queries([focus])[0] if merged.vector is not None else None
+    return replace(merged, focus=focus, focus_vector=vector)
 
 
 def _off_topic(evidence: Evidence | None) -> bool:

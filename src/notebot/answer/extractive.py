@@ -106,8 +106,9 @@ def answer_lines(question: str, hits: list[Hit], index: Index, query_vector=None
                  part_vectors: dict | None = None, fused: bool = False) -> tuple[list[Line], list[Hit]]:
     """The few lines of the top hits that answer the question best, best first (sub-items follow
     their line), and the hits they cite: a list split by the chunker brings the chunk holding its
-    head or its further items along as an extra source. `question` is the search query (a follow-up
-    carries the previous turn); `asked`, the user's own words, decides whether it has two parts;
+    head or its further items along as an extra source. `question` is what the lines answer (a
+    follow-up: its own words with its subject's names, ask.py with_focus); `asked`, the user's own
+    words, decides whether it has two parts;
     `fused`: the hits' scores are hybrid search's, so a passage's prior follows its score gap."""
     hits = list(hits)
     by_hit = {n: split_lines(hit.chunk.text, n, hit.chunk.line_start, code=True) for n, hit in enumerate(hits[:SOURCE_CHUNKS], start=1)}
@@ -468,14 +469,16 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self, index: Index, query_vector=None, part_vectors: dict | None = None, fused: bool = False):
+    def __init__(self, index: Index, query_vector=None, part_vectors: dict | None = None, fused: bool = False,
+                 focus: str = ""):
         self.index = index
-        self.query_vector = query_vector
+        self.query_vector = query_vector  # the vector of `focus` when there is one
         self.part_vectors = part_vectors or {}
         self.fused = fused  # the hits come from hybrid search (answer_lines)
+        self.focus = focus  # what the lines answer when not the search query (ask.py with_focus)
 
     def stream(self, answer: Answer, history=None) -> Iterator[Answer]:
-        lines, answer.hits = answer_lines(answer.search_query, answer.hits, self.index, self.query_vector, answer.question,
+        lines, answer.hits = answer_lines(self.focus or answer.search_query, answer.hits, self.index, self.query_vector, answer.question,
                                           self.part_vectors, self.fused)
         answer.quoted = quoted_line_numbers(lines)
         for shown in range(1, len(lines) + 1):  # line by line, so a UI shows it arrive like any other answer

@@ -82,6 +82,9 @@ UNIT_CHECKS = [
     ("duration", re.compile(r"多少秒|多少毫秒|多少分钟|多少小时|多少天|多久|延迟.*多少|多少.*延迟|latency|how long|how many (?:seconds|minutes|hours|days)", re.I),
      re.compile(r"\d[\d.,]*\s*(?:秒|毫秒|分钟|小时|天|周|年|ms\b|s\b|sec|min|hours?|days?|weeks?|years?)", re.I)),
 ]
+# A question asking what is saved ("能省多少钱", "how much cheaper") is answered by a share as well as a price.
+SAVING = re.compile(r"省|便宜|节约|折扣|cheaper|\bsav(?:e|es|ing|ings)\b|discount", re.I)
+SHARE = re.compile(r"\d[\d.,]*\s*%|百分之|[一二三四五六七八九]折")
 
 # A question asking for a default ("默认是多少秒？") is answered by a line stating one — with a number
 # when it asks for one — not by the subject's other numbers.
@@ -296,6 +299,8 @@ def refusal_reason(question: str, hits: Sequence[Hit], evidence: Evidence | None
         return "the closest passages are only loosely related to the question"
     text = normalize(" ".join(hit.chunk.embed_text for hit in hits[:TOP_PASSAGES]))
     for kind, asks, answers in UNIT_CHECKS:
+        if kind == "price" and SAVING.search(question) and SHARE.search(text):
+            continue  # "能省多少钱？" is answered by "便宜80%"
         if asks.search(question) and not answers.search(text):
             return f"the question asks for a {kind} and the closest passages state none"
     if DEFAULT_WORD.search(question):
