@@ -11,7 +11,7 @@ from notebot.answer.ask import check_history
 from notebot.answer.extractive import asked_unit, question_kind
 from notebot.search.lines import split_lines
 from notebot.answer.refusal import gather_evidence, question_names, question_slots, refusal_reason
-from notebot.records import Hit
+from notebot.records import Chunk, Hit
 from notebot.errors import NotebotError
 from notebot.settings import Settings
 
@@ -97,8 +97,6 @@ def test_price_question_without_a_price_in_the_passages_is_refused(real_index):
 
 
 def test_a_saving_is_answered_by_a_share_but_a_price_is_not():
-    from notebot.records import Chunk
-
     chunk = Chunk(id="c1", file="gcp.md", headings=("Compute Engine",), line_start=1, line_end=1,
                   text="- Preemptible VMs：抢占式虚拟机，24小时存活，便宜80%")
     hits = [Hit(chunk, 1.0, 1)]
