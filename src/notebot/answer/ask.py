@@ -102,11 +102,10 @@ class Retrieval:
 
     query: str
     hits: list[Hit]
-    vector: object  # the query's vector, reused to score lines
+    vector: object  # the vector the answer's lines are scored by: the query's, or its focus's
     evidence: Evidence | None
     part_vectors: dict = field(default_factory=dict)  # each part of a two-part question -> its vector
     focus: str = ""  # what the answer's lines answer, when not the query: a merged follow-up's own turn
-    focus_vector: object = None
 
 
 def retrieve(index: Index, query: str, settings: Settings, judged: str | None = None) -> Retrieval:
@@ -168,8 +167,7 @@ def ask_stream(index: Index, question: str, settings: Settings, history: History
     if reason:
         yield _finish(base, REFUSALS["en" if lang == "en" else "zh"], started, refused=True, notice="; ".join(filter(None, [reason, vectors_notice])))
         return
-    extractive = ExtractiveAnswerer(index, found.focus_vector if found.focus else found.vector, found.part_vectors,
-                                    fused=settings.mode == "hybrid", focus=found.focus)
+    extractive = ExtractiveAnswerer(index, found.vector, found.part_vectors, fused=settings.mode == "hybrid", focus=found.focus)
     answerer: Answerer = ChatAnswerer(llm) if llm is not None else extractive
     base.answerer = answerer.name
     try:
@@ -251,7 +249,7 @@ def with_focus(index: Index, merged: Retrieval, question: str, subject: str) -> 
     names = [name for name in question_names(subject) if not name.islower()]  # "endpoint" is no subject
     focus = " ".join([*names, question])
     vector = index.embedder.embed_queries([focus])[0] if merged.vector is not None else None
-    return replace(merged, focus=focus, focus_vector=vector)
+    return replace(merged, focus=focus, vector=vector)
 
 
 def _off_topic(evidence: Evidence | None) -> bool:

@@ -472,7 +472,7 @@ class ExtractiveAnswerer:
     def __init__(self, index: Index, query_vector=None, part_vectors: dict | None = None, fused: bool = False,
                  focus: str = ""):
         self.index = index
-        self.query_vector = query_vector  # the vector of `focus` when there is one
+        self.query_vector = query_vector  # of `focus` when there is one, else of the search query
         self.part_vectors = part_vectors or {}
         self.fused = fused  # the hits come from hybrid search (answer_lines)
         self.focus = focus  # what the lines answer when not the search query (ask.py with_focus)
