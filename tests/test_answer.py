@@ -112,6 +112,15 @@ def test_offtopic_chinese_question_is_refused_and_says_why(real_index):
     assert answer.hits, "the nearest passages are still listed as related"
 
 
+def test_a_refusal_never_says_the_notes_lack_a_character_they_hold(real_index):
+    # 总 and 叫 are in the shipped note, only never beside these neighbours; 我家 and 晚 are not in it.
+    text = "".join(chunk.text for chunk in real_index.chunks)
+    assert "总" in text and "叫" in text and "我家" not in text and "晚" not in text
+    answer = ask(real_index, "我家的猫为什么总是在晚上叫？", SETTINGS)
+    assert answer.refused and "“我家”" in answer.notice and "“晚”" in answer.notice
+    assert "“总”" not in answer.notice and "“叫”" not in answer.notice
+
+
 def test_offtopic_english_question_is_refused(real_index):
     for question in ("How do I bake sourdough bread?", "What's the weather like in Paris today?"):
         answer = ask(real_index, question, SETTINGS)

@@ -116,6 +116,9 @@ class Evidence:
     cosine_margin: float  # best cosine minus the embedder's baseline for the question's script
     unknown_terms: tuple[str, ...]
     missing_terms: tuple[str, ...]  # slots the best passage lacks
+    # The unknown slots as the reason names them: adjacent Chinese characters as one word, and no
+    # single character the notes do contain ("题" of "练 coding 题": its bigrams are new, not the character).
+    absent_terms: tuple[str, ...] = ()
 
     def score(self) -> float:
         return BIAS + sum(weight * getattr(self, name) for name, weight in COEFFICIENTS.items())
@@ -257,8 +260,12 @@ def gather_evidence(question: str, hits: Sequence[Hit], index: Index, cosine: fl
                 line_coverage = max(line_coverage, covered(heading | text_terms(line))[0])
     names = [s for s in slots if s.name]
     names_missing = sum(not any(c in offered for c in s.candidates) for s in names) / len(names) if names else 0.0
+    unknown_terms = tuple(dict.fromkeys(s.text for s in unknown))
+    # A word of two or more characters is absent by construction (its first bigram never occurs); a
+    # lone character may well occur elsewhere in the notes.
+    absent = [term for term in _merge_chinese(unknown_terms, normalize(question)) if not char_frequencies.get(term)]
     return Evidence(sum(w for s, w in zip(slots, weights) if s in unknown) / total, coverage, line_coverage, names_missing,
-                    margin, tuple(dict.fromkeys(s.text for s in unknown)), tuple(dict.fromkeys(s.text for s in missing)))
+                    margin, unknown_terms, tuple(dict.fromkeys(s.text for s in missing)), tuple(absent))
 
 
 def _char_frequencies(index: Index, chars: set[str]) -> dict[str, int]:
@@ -292,8 +299,8 @@ def refusal_reason(question: str, hits: Sequence[Hit], evidence: Evidence | None
     if not hits:
         return "nothing retrieved"
     if evidence is not None and evidence.score() < 0:
-        if evidence.unknown_terms:
-            return f"the notes never mention {_listing(evidence.unknown_terms, question)}"
+        if evidence.absent_terms:
+            return f"the notes never mention {_listing(evidence.absent_terms, question)}"
         if evidence.missing_terms:
             return f"the closest passages don't mention {_listing(evidence.missing_terms, question)}"
         return "the closest passages are only loosely related to the question"
