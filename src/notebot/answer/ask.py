@@ -30,9 +30,10 @@ MAX_HISTORY = 20  # turns kept; only the last few can matter to the next questio
 OFF_TOPIC_UNKNOWN = 0.5
 OFF_TOPIC_COVERAGE = 0.3
 STANDS_ALONE = 1.0  # refusal-rule score above which a question with no pointer back stands alone
+# A refusal says why ({reason}: answer/refusal.py REASONS), in the question's language.
 REFUSALS = {
-    "zh": "笔记里没有找到能回答这个问题的内容。下面是最接近的段落，仅供参考：",
-    "en": "Your notes don't seem to cover this. The closest passages are listed below as related, not as an answer.",
+    "zh": "笔记里没有找到能回答这个问题的内容（原因：{reason}）。下面是最接近的段落，仅供参考：",
+    "en": "Your notes don't seem to cover this: {reason}. The closest passages are listed below as related, not as an answer.",
 }
 
 History = list[tuple[str, str]]
@@ -161,11 +162,11 @@ def ask_stream(index: Index, question: str, settings: Settings, history: History
         found = follow_conversation(index, question, history, settings, None)
     vectors_notice = partial_vectors_notice(index.manifest) if settings.mode != "lexical" else ""
     retrieved = time.perf_counter()
-    reason = refusal_reason(question, found.hits, found.evidence)
+    reason = refusal_reason(question, found.hits, found.evidence, "en" if lang == "en" else "zh")
     base = Answer(question=question, text="", lang=lang, refused=False, hits=found.hits, answerer="extractive",
                   search_query=found.query, timings={"retrieve_ms": (retrieved - started) * 1000})
     if reason:
-        yield _finish(base, REFUSALS["en" if lang == "en" else "zh"], started, refused=True, notice="; ".join(filter(None, [reason, vectors_notice])))
+        yield _finish(base, REFUSALS["en" if lang == "en" else "zh"].format(reason=reason), started, refused=True, notice=vectors_notice)
         return
     extractive = ExtractiveAnswerer(index, found.vector, found.part_vectors, fused=settings.mode == "hybrid", focus=found.focus)
     answerer: Answerer = ChatAnswerer(llm) if llm is not None else extractive

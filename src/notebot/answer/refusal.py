@@ -294,27 +294,50 @@ def _frequencies(index: Index, terms: list[str]) -> dict[str, int]:
     return {term: sum(term in t for t in texts) for term in terms}
 
 
-def refusal_reason(question: str, hits: Sequence[Hit], evidence: Evidence | None) -> str | None:
-    """Why the notes can't answer, or None to answer."""
+# Why the notes can't answer, said in the question's language: kind -> (English, Chinese).
+REASONS = {
+    "nothing": ("nothing was retrieved", "没有检索到任何段落"),
+    "absent": ("the notes never mention {terms}", "笔记里从未出现{terms}"),
+    "missing": ("the closest passages don't mention {terms}", "最接近的段落都没有提到{terms}"),
+    "loose": ("the closest passages are only loosely related to the question", "最接近的段落和问题只是大致相关"),
+    "price": ("the question asks for a price and the closest passages state none", "问题问的是价格，最接近的段落里没有写价格"),
+    "duration": ("the question asks for a duration and the closest passages state none", "问题问的是时长，最接近的段落里没有写时长"),
+    "default": ("the question asks for a default and the closest passages state none", "问题问的是默认值，最接近的段落里没有写默认值"),
+}
+
+
+def refusal_reason(question: str, hits: Sequence[Hit], evidence: Evidence | None, lang: str = "en") -> str | None:
+    """Why the notes can't answer, in English or (`lang` zh or mixed) Chinese; None to answer."""
+    found = _refusal_kind(question, hits, evidence)
+    if found is None:
+        return None
+    kind, terms = found
+    english, chinese = REASONS[kind]
+    separator = ", " if lang == "en" else "、"
+    listed = separator.join(f"“{t}”" for t in _merge_chinese(terms, normalize(question))[:6])
+    return (english if lang == "en" else chinese).format(terms=listed)
+
+
+def _refusal_kind(question: str, hits: Sequence[Hit], evidence: Evidence | None) -> tuple[str, Sequence[str]] | None:
     if not hits:
-        return "nothing retrieved"
+        return "nothing", ()
     if evidence is not None and evidence.score() < 0:
         if evidence.absent_terms:
-            return f"the notes never mention {_listing(evidence.absent_terms, question)}"
+            return "absent", evidence.absent_terms
         if evidence.missing_terms:
-            return f"the closest passages don't mention {_listing(evidence.missing_terms, question)}"
-        return "the closest passages are only loosely related to the question"
+            return "missing", evidence.missing_terms
+        return "loose", ()
     text = normalize(" ".join(hit.chunk.embed_text for hit in hits[:TOP_PASSAGES]))
     for kind, asks, answers in UNIT_CHECKS:
         if kind == "price" and SAVING.search(question) and SHARE.search(text):
             continue  # "能省多少钱？" is answered by "便宜80%"
         if asks.search(question) and not answers.search(text):
-            return f"the question asks for a {kind} and the closest passages state none"
+            return kind, ()
     if DEFAULT_WORD.search(question):
         names = [normalize(name) for name in question_names(question)]
         for clause in CLAUSE_END.split(question):  # "…最大多大？它默认是哪种…？": only the clause asking for the default
             if DEFAULT_WORD.search(clause) and not _states_default(hits[:TOP_PASSAGES], bool(NUMBER_QUESTION.search(clause)), names):
-                return "the question asks for a default and the closest passages state none"
+                return "default", ()
     return None
 
 
@@ -324,10 +347,6 @@ def _states_default(hits: Sequence[Hit], number: bool, names: Sequence[str]) -> 
     about = [hit for hit in hits if not names or any(name in normalize(hit.chunk.embed_text) for name in names)]
     lines = (line for hit in about for line in hit.chunk.text.splitlines())
     return any(DEFAULT_WORD.search(line) and (not number or re.search(r"\d", line)) for line in lines)
-
-
-def _listing(terms: Sequence[str], question: str) -> str:
-    return ", ".join(f"“{t}”" for t in _merge_chinese(terms, normalize(question))[:6])
 
 
 def _merge_chinese(terms: Sequence[str], question: str) -> list[str]:

@@ -120,7 +120,7 @@ def _answer_failures(failures: list[dict]) -> list[str]:
         if not f["keywords"]:
             problem = "answered, but the notes don't hold this (expected a refusal)"
         elif f["refused"]:
-            problem = f"refused ({f.get('notice') or 'no reason given'}), but the notes hold it"
+            problem = "refused, but the notes hold it (the answer below says why)"
         else:
             problem = "the answer lacks an expected keyword"
         asked = " → ".join([*f.get("history", []), f["question"]])
