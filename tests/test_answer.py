@@ -382,6 +382,15 @@ def test_a_paragraph_in_bold_heads_the_items_after_it():
     assert not split_lines("**Power=Rate/Delay**\n\n这个公式描述了…")[0].titled, "over a paragraph it is a statement"
 
 
+def test_a_paragraph_ending_in_a_colon_introduces_the_list_after_it():
+    lines = split_lines("优点：\n\n- 松耦合\n\n缺点：\n\n- 潜在的性能开销\n  - 大量观察者时\n- 复杂性增加\n\n现实中的应用很多。")
+    assert [(line.text, line.parent) for line in lines] == [
+        ("优点：", ""), ("松耦合", "优点："), ("缺点：", ""), ("潜在的性能开销", "缺点："),
+        ("大量观察者时", "潜在的性能开销"), ("复杂性增加", "缺点："), ("现实中的应用很多。", "")]
+    assert not any(line.titled for line in lines), "unlike a bold title it is quoted like any line"
+    assert not split_lines("步骤如下：\n\n第一步")[1].parent, "over a paragraph it introduces nothing"
+
+
 def test_a_comparison_quotes_each_side_not_only_a_line_naming_both(real_index):
     from notebot.answer.extractive import _sides
 

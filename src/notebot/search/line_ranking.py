@@ -5,10 +5,10 @@ in Chinese asked about in English — and as a 600-character whole it ranks belo
 answering line does not. Once every line of the index is embedded (the apps warm the line cache when
 idle, `notebot index --lines` does it at once), their vectors are gathered into the build folder:
 
-    index/build-<id>/line-vectors-v2.npy   float32 (lines, dim): each line as answers read it (lines.py)
-    index/build-<id>/line-owners-v2.npy    int32 (lines,): the chunk row each line belongs to, ascending
+    index/build-<id>/line-vectors-v3.npy   float32 (lines, dim): each line as answers read it (lines.py)
+    index/build-<id>/line-owners-v3.npy    int32 (lines,): the chunk row each line belongs to, ascending
 
-(v2: lines.LINES_VERSION — files of another version are left alone and gathered anew.)
+(v3: lines.LINES_VERSION — files of another version are left alone and gathered anew.)
 
 Hybrid search then fuses one more chunk ranking, by best line cosine, at the weight of a chunk
 ranking (search/retrieve.py). The files belong to their build: a re-index writes a new build

@@ -30,7 +30,8 @@ from .dictionary import translations
 CACHE_FILE = "embed-cache.sqlite"
 # How lines are read (split_lines, line_text): line vectors gathered under another version are
 # not used (search/line_ranking.py). 2: a paragraph wholly in bold heads the items after it.
-LINES_VERSION = 2
+# 3: so does a paragraph ending in a colon ("缺点：" over "- 潜在的性能开销…"), for the list only.
+LINES_VERSION = 3
 MAX_LINE_CHARS = 320
 SENTENCE_END = re.compile(r"(?<=[。；！？])")
 LEADING_MARK = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s+")
@@ -38,6 +39,11 @@ LEADING_MARK = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s+")
 # heading in all but name: the items after it, at its own indent too, sit under it. (Over a
 # paragraph it is a statement: "**Power=TransmissionRate/Delay**".)
 TITLE = re.compile(r"(\*\*|__|\*|_)[^*_\n]+\1")
+# A paragraph ending in a colon over a list ("缺点：" then "- …" at its own indent) introduces the
+# list: its items are read under it (an item alone, "潜在的性能开销", does not say it is a drawback).
+# Unlike a title it is quoted like any line, and the first line after the list that is no item
+# steps out of it.
+INTRODUCTION_END = ("：", ":")
 CODE_CONTENT = re.compile(r"[0-9A-Za-z\u3400-\u9fff]")
 MIN_CODE_CHARS = 4  # a code line of fewer letters and digits (")", "else:") says nothing on its own
 CODE_COMMENT = ("#", "//")  # a whole-line comment restates the question's words; the code under it answers
@@ -67,7 +73,7 @@ def split_lines(text: str, hit_number: int = 1, first_line: int = 1, code: bool 
     units: list[Line] = []
     fence_indent = None  # inside a code block: the indent of its fence
     open_brackets, statement = 0, 0  # inside a code block: brackets left open, where the statement began
-    open_items: list[tuple[float, Line]] = []  # the enclosing items of the current line, outermost first, by depth
+    open_items: list[tuple[float, Line, bool]] = []  # the enclosing items of the current line, outermost first: (depth, line, introduces a list)
     raws = text.splitlines()
     for offset, raw in enumerate(raws):
         line = raw.strip()
@@ -85,17 +91,20 @@ def split_lines(text: str, hit_number: int = 1, first_line: int = 1, code: bool 
         if not line or line.startswith("#") or set(line) <= set("-|: "):
             continue
         indent = len(raw.expandtabs(4)) - len(raw.expandtabs(4).lstrip())
-        titled = LEADING_MARK.match(line) is None and TITLE.fullmatch(line) is not None and _list_follows(raws, offset)
+        item = LEADING_MARK.match(line) is not None
+        heads_list = not item and _list_follows(raws, offset)
+        titled = heads_list and TITLE.fullmatch(line) is not None
+        introduces = heads_list and not titled and line.endswith(INTRODUCTION_END)
         line = LEADING_MARK.sub("", line)
         parts = [line] if len(line) <= MAX_LINE_CHARS else [s.strip() for s in SENTENCE_END.split(line) if s.strip()]
-        depth = indent - 0.5 if titled else indent
-        while open_items and open_items[-1][0] >= depth:
+        depth = indent - 0.5 if titled or introduces else indent
+        while open_items and (open_items[-1][0] >= depth or (not item and open_items[-1][2] and open_items[-1][0] + 0.5 >= indent)):
             open_items.pop()
         parent = open_items[-1][1] if open_items else None
         for part in parts:
             units.append(Line(hit_number, len(units), indent, part, first_line + offset,
                               parent.text if parent else "", parent.position if parent else -1, titled=titled))
-        open_items.append((depth, units[-1]))
+        open_items.append((depth, units[-1], introduces))
     return units
 
 
