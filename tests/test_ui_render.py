@@ -43,6 +43,11 @@ def test_highlighting_skips_particle_bigrams_and_never_marks_inside_entities():
     assert highlight("<p>A &amp; B amp</p>", ["amp"]) == "<p>A &amp; B <mark>amp</mark></p>"
 
 
+def test_highlighting_marks_what_the_question_is_about_not_how_it_asks():
+    assert highlight_terms("According to the note, how big can a DynamoDB item be?") == ["dynamodb", "item"]
+    assert set(highlight_terms("用户上传的对象会被加密吗？")) == {"用户", "上传", "对象", "加密"}, "words holding 用/上/对 stay, 户上 (two words' edges) goes"
+
+
 def test_relevance_is_a_label_relative_to_the_best_passage():
     assert "最相关 best match" in relevance(0.032, 0.032)
     assert "很相关 close" in relevance(0.9, 1.0) and "较弱 weak" in relevance(0.2, 1.0)

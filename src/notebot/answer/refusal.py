@@ -32,6 +32,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from ..question_words import FUNCTION_CHARS, GRAMMAR_CHARS, QUESTION_BIGRAMS, QUESTION_WORDS, SUPERLATIVES
 from ..records import Hit
 from ..search.dictionary import primary_english, translations
 from ..store import Index
@@ -52,25 +53,7 @@ COSINE_BASELINES = {"e5-small-q4": {"zh": 0.883, "en": 0.818}}
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+(?:[.\-_/+][a-z0-9]+)*")
-# Words that shape a question rather than name its subject, in either language.
-GRAMMAR_CHARS = frozenset("的了吗呢吧啊么什怎哪几呀嘛")  # never part of a content word
-FUNCTION_CHARS = GRAMMAR_CHARS | frozenset("是在有和与或及这那它其请给把被让对从到为会要能用个一来去就都也还里上下些")
-QUESTION_BIGRAMS = frozenset(
-    "多少 如何 为何 是否 可以 能否 需要 应该 一个 一下 有没 没有 不是 多大 多久 多长 一般 大概 通常 "
-    "主要 比较 还是 要求 分别 各自 适合 适用 场景 两种 这两 什么 怎么 哪些 哪个 哪里 为什 区别 有什 么区 用来 用于 的是 一共 最多 最长 最大 最小 最少 多高 多快 大多 几个 几种 "
-    "笔记 提到 根据 按照".split()  # the question speaking of the notes themselves ("笔记里提到…")
-)
-QUESTION_WORDS = frozenset(
-    "a an and are as at be by can could do does did for from how i in is it its of on or that the this to "
-    "what when where which who whom whose why will with would you your my me we our us they their them "
-    "should shall may might must has have had was were been being there here than then so if not no yes "
-    "about into over under between both each any some all more most much many long big large small "
-    "make sure get got use used using need needs want work works way ways thing things kind kinds "
-    "typical typically usually really also just only very please tell explain mean means quickly often respectively "
-    "note notes according mention mentions mentioned say says said "  # "according to the note, …"
-    "recommend recommends recommended suggest suggests suggested "  # "…does the note recommend?"
-    "don doesn didn isn aren wasn weren hasn haven shouldn couldn wouldn won".split()  # "don't" without its "'t"
-)
+ASKING = QUESTION_BIGRAMS | SUPERLATIVES  # "最大多大" asks; its characters are no content slots
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]*")
 CLITIC = re.compile(r"(?<=[A-Za-z0-9])['’](?:s|t|re|ve|ll|d|m)\b")  # "the author's", "don't": no "s" or "t" to look for
 ACRONYM_PLURAL = re.compile(r"\b(([A-Z][A-Z0-9]+)s)\b")  # "LSIs", "APIs": an acronym and a plural s
@@ -174,7 +157,7 @@ def _cjk_slots(run: str) -> list[Slot]:
         return [] if run in FUNCTION_CHARS else [Slot(run, (run,))]
     # The characters of a question word ("多少", "笔记") are no content, nor are the bigrams they
     # form with a neighbour ("设成多少秒": not 成多, 少秒).
-    asking = {k for j in range(len(run) - 1) if run[j : j + 2] in QUESTION_BIGRAMS for k in (j, j + 1)}
+    asking = {k for j in range(len(run) - 1) if run[j : j + 2] in ASKING for k in (j, j + 1)}
     slots = []
     for i, char in enumerate(run):
         if char in FUNCTION_CHARS or i in asking:
@@ -183,7 +166,7 @@ def _cjk_slots(run: str) -> list[Slot]:
         grams = [g for g in grams if not set(g) & GRAMMAR_CHARS and not set(g) <= FUNCTION_CHARS]
         if grams:
             spans = (run[a:b] for a in range(max(0, i - 3), i + 1) for b in range(max(a + 2, i + 1), min(a + 4, len(run)) + 1))
-            words = tuple(w for w in spans if w not in QUESTION_BIGRAMS and not set(w) & GRAMMAR_CHARS)
+            words = tuple(w for w in spans if w not in ASKING and not set(w) & GRAMMAR_CHARS)
             slots.append(Slot(char, tuple(grams), words=words))
     return slots
 

@@ -240,17 +240,14 @@ def relevance(score: float, best: float) -> str:
             f'</span></span> {label}</div>')
 
 
-# Particles and question words: a bigram holding one ("的数", "是什") or made of one ("多大") marks
-# nothing a learner looks for.
-FUNCTION_CHARS = set("的了是在吗呢吧啊么和与或及也都就还把被这那哪什怎如何些个有没不要会能可以为对从")
-QUESTION_BIGRAMS = {"多大", "大多", "多少", "多久", "多长", "几个", "几种", "区别", "不同"}
-
-
 def highlight_terms(query: str) -> list[str]:
-    """Query words to mark: English/AWS words, and Chinese bigrams without particles (adjacent marks read as one)."""
+    """Query words to mark: its content terms (question_words.py) of two characters or more — English
+    and AWS words, Chinese words and bigrams, never 怎么 or 的数 (adjacent marks read as one)."""
+    from ..question_words import content_text, is_content_term
+    from ..search.dictionary import load_dictionary
     from ..tokenize import tokenize
 
-    terms = {t for t in tokenize(query) if len(t) >= 2 and not FUNCTION_CHARS.intersection(t) and t not in QUESTION_BIGRAMS}
+    terms = {t for t in tokenize(content_text(query)) if len(t) >= 2 and is_content_term(t, load_dictionary().is_word)}
     return sorted(terms, key=len, reverse=True)
 
 

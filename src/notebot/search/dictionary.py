@@ -76,6 +76,9 @@ class Dictionary:
             f"SELECT chinese FROM english WHERE phrase IN ({','.join('?' * len(forms))}) ORDER BY rowid", forms)
         return list(dict.fromkeys(row[0] for row in rows))
 
+    def is_word(self, word: str) -> bool:
+        return self.connection.execute("SELECT 1 FROM chinese WHERE word = ? LIMIT 1", (word,)).fetchone() is not None
+
     def english_for(self, word: str) -> list[str]:
         return [row[0] for row in self.connection.execute("SELECT english FROM chinese WHERE word = ? ORDER BY rowid", (word,))]
 

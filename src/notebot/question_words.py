@@ -1,0 +1,62 @@
+"""Words that shape a question rather than name its subject, in Chinese and English.
+
+"Kinesis 的消费者为什么有时会把同一条记录读两次？" asks about 消费者 and 记录, not about 为什么 or
+the bigrams 么有 and 会把 that only join its words; "According to the note, what is …?" asks about
+something in the notes, not about a note. The refusal rule cuts a question into content slots
+without these (answer/refusal.py), and the web UI marks only a question's content terms in its
+sources (apps/ui.py). Line scores keep them (tried: benchmarks/README.md, 2026-12-03).
+"""
+
+from __future__ import annotations
+
+import re
+
+GRAMMAR_CHARS = frozenset("的了吗呢吧啊么什怎哪几呀嘛")  # never part of a content word
+FUNCTION_CHARS = GRAMMAR_CHARS | frozenset("是在有和与或及这那它其请给把被让对从到为会要能用个一来去就都也还里上下些")
+QUESTION_BIGRAMS = frozenset(
+    "多少 如何 为何 是否 可以 能否 需要 应该 一个 一下 有没 没有 不是 多大 多久 多长 一般 大概 通常 "
+    "主要 比较 还是 要求 分别 各自 适合 适用 场景 两种 这两 什么 怎么 哪些 哪个 哪里 为什 区别 有什 么区 用来 用于 的是 一共 多高 多快 大多 几个 几种 "
+    "笔记 提到 根据 按照".split()  # the question speaking of the notes themselves ("笔记里提到…")
+)
+# Superlatives ask for an extreme: no content slot of the refusal rule, but the 最大 of "最大多大" is a
+# word the learner looks for in a source ("Object最大5TB"), so content_text keeps it.
+SUPERLATIVES = frozenset("最多 最长 最大 最小 最少".split())
+QUESTION_WORDS = frozenset(
+    "a an and are as at be by can could do does did for from how i in is it its of on or that the this to "
+    "what when where which who whom whose why will with would you your my me we our us they their them "
+    "should shall may might must has have had was were been being there here than then so if not no yes "
+    "about into over under between both each any some all more most much many long big large small "
+    "make sure get got use used using need needs want work works way ways thing things kind kinds "
+    "typical typically usually really also just only very please tell explain mean means quickly often respectively "
+    "note notes according mention mentions mentioned say says said "  # "according to the note, …"
+    "recommend recommends recommended suggest suggests suggested "  # "…does the note recommend?"
+    "don doesn didn isn aren wasn weren hasn haven shouldn couldn wouldn won".split()  # "don't" without its "'t"
+)
+CHINESE_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]*")
+
+
+def content_text(question: str) -> str:
+    """The question with the words that shape it blanked out: English question words, Chinese
+    question bigrams and grammar characters (a space in their place, so no bigram spans the gap)."""
+    def chinese(match: re.Match) -> str:
+        run = match.group()
+        kept = {k for j in range(len(run) - 1) if run[j : j + 2] in SUPERLATIVES for k in (j, j + 1)}  # 最大 of 最大多大
+        asking = {k for j in range(len(run) - 1) if run[j : j + 2] in QUESTION_BIGRAMS for k in (j, j + 1)} - kept
+        return "".join(" " if i in asking or char in GRAMMAR_CHARS else char for i, char in enumerate(run))
+
+    def latin(match: re.Match) -> str:
+        return " " if match.group().lower() in QUESTION_WORDS else match.group()
+
+    return LATIN_WORD.sub(latin, CHINESE_RUN.sub(chinese, question))
+
+
+def is_content_term(token: str, is_word) -> bool:
+    """A lexical token of the content text that names something. Not a Chinese character left alone
+    between blanks (按, 里: the notes hold it alone only by chance), and a bigram holding a function
+    character must be a word (`is_word`: 对象, 用户), not two words' edges joined (会把, 来配, 时会)."""
+    if not CHINESE_RUN.fullmatch(token):
+        return True
+    if len(token) == 1:
+        return False
+    return not set(token) & FUNCTION_CHARS or (not set(token) <= FUNCTION_CHARS and is_word(token))
