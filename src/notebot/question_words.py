@@ -10,6 +10,7 @@ sources (apps/ui.py). Line scores keep them (tried: benchmarks/README.md, 2026-1
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 GRAMMAR_CHARS = frozenset("的了吗呢吧啊么什怎哪几呀嘛")  # never part of a content word
 FUNCTION_CHARS = GRAMMAR_CHARS | frozenset("是在有和与或及这那它其请给把被让对从到为会要能用个一来去就都也还里上下些")
@@ -51,7 +52,7 @@ def content_text(question: str) -> str:
     return LATIN_WORD.sub(latin, CHINESE_RUN.sub(chinese, question))
 
 
-def is_content_term(token: str, is_word) -> bool:
+def is_content_term(token: str, is_word: Callable[[str], bool]) -> bool:
     """A lexical token of the content text that names something. Not a Chinese character left alone
     between blanks (按, 里: the notes hold it alone only by chance), and a bigram holding a function
     character must be a word (`is_word`: 对象, 用户), not two words' edges joined (会把, 来配, 时会)."""

@@ -98,7 +98,7 @@ def split_lines(text: str, hit_number: int = 1, first_line: int = 1, code: bool 
         line = LEADING_MARK.sub("", line)
         parts = [line] if len(line) <= MAX_LINE_CHARS else [s.strip() for s in SENTENCE_END.split(line) if s.strip()]
         depth = indent - 0.5 if titled or introduces else indent
-        while open_items and (open_items[-1][0] >= depth or (not item and open_items[-1][2] and open_items[-1][0] + 0.5 >= indent)):
+        while open_items and _leaves(open_items[-1], depth, indent, item):
             open_items.pop()
         parent = open_items[-1][1] if open_items else None
         for part in parts:
@@ -106,6 +106,13 @@ def split_lines(text: str, hit_number: int = 1, first_line: int = 1, code: bool 
                               parent.text if parent else "", parent.position if parent else -1, titled=titled))
         open_items.append((depth, units[-1], introduces))
     return units
+
+
+def _leaves(enclosing: tuple[float, Line, bool], depth: float, indent: int, item: bool) -> bool:
+    """Whether a line leaves an enclosing one: one at its depth or deeper, or the introduction of a
+    list ("缺点：") once a line at its indent is no item."""
+    their_depth, _, introduces = enclosing
+    return their_depth >= depth or (introduces and not item and their_depth + 0.5 >= indent)
 
 
 def _list_follows(raws: list[str], offset: int) -> bool:
