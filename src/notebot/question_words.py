@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from .tokenize import CJK
+
 GRAMMAR_CHARS = frozenset("的了吗呢吧啊么什怎哪几呀嘛")  # never part of a content word
 FUNCTION_CHARS = GRAMMAR_CHARS | frozenset("是在有和与或及这那它其请给把被让对从到为会要能用个一来去就都也还里上下些")
 QUESTION_BIGRAMS = frozenset(
@@ -33,7 +35,7 @@ QUESTION_WORDS = frozenset(
     "recommend recommends recommended suggest suggests suggested "  # "…does the note recommend?"
     "don doesn didn isn aren wasn weren hasn haven shouldn couldn wouldn won".split()  # "don't" without its "'t"
 )
-CHINESE_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+CHINESE_RUN = re.compile(f"[{CJK}]+")
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]*")
 
 
@@ -42,14 +44,18 @@ def content_text(question: str) -> str:
     question bigrams and grammar characters (a space in their place, so no bigram spans the gap)."""
     def chinese(match: re.Match) -> str:
         run = match.group()
-        kept = {k for j in range(len(run) - 1) if run[j : j + 2] in SUPERLATIVES for k in (j, j + 1)}  # 最大 of 最大多大
-        asking = {k for j in range(len(run) - 1) if run[j : j + 2] in QUESTION_BIGRAMS for k in (j, j + 1)} - kept
+        asking = bigram_positions(run, QUESTION_BIGRAMS) - bigram_positions(run, SUPERLATIVES)  # 最大 of 最大多大 stays
         return "".join(" " if i in asking or char in GRAMMAR_CHARS else char for i, char in enumerate(run))
 
     def latin(match: re.Match) -> str:
         return " " if match.group().lower() in QUESTION_WORDS else match.group()
 
     return LATIN_WORD.sub(latin, CHINESE_RUN.sub(chinese, question))
+
+
+def bigram_positions(run: str, bigrams: frozenset) -> set[int]:
+    """Positions of the characters of a Chinese run that belong to one of these bigrams."""
+    return {k for j in range(len(run) - 1) if run[j : j + 2] in bigrams for k in (j, j + 1)}
 
 
 def is_content_term(token: str, is_word: Callable[[str], bool]) -> bool:

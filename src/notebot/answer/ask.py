@@ -162,11 +162,12 @@ def ask_stream(index: Index, question: str, settings: Settings, history: History
         found = follow_conversation(index, question, history, settings, None)
     vectors_notice = partial_vectors_notice(index.manifest) if settings.mode != "lexical" else ""
     retrieved = time.perf_counter()
-    reason = refusal_reason(question, found.hits, found.evidence, "en" if lang == "en" else "zh")
+    replies_in = "en" if lang == "en" else "zh"  # a mixed question is answered in Chinese
+    reason = refusal_reason(question, found.hits, found.evidence, replies_in)
     base = Answer(question=question, text="", lang=lang, refused=False, hits=found.hits, answerer="extractive",
                   search_query=found.query, timings={"retrieve_ms": (retrieved - started) * 1000})
     if reason:
-        yield _finish(base, REFUSALS["en" if lang == "en" else "zh"].format(reason=reason), started, refused=True, notice=vectors_notice)
+        yield _finish(base, REFUSALS[replies_in].format(reason=reason), started, refused=True, notice=vectors_notice)
         return
     extractive = ExtractiveAnswerer(index, found.vector, found.part_vectors, fused=settings.mode == "hybrid", focus=found.focus)
     answerer: Answerer = ChatAnswerer(llm) if llm is not None else extractive

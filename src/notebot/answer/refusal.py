@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from ..question_words import FUNCTION_CHARS, GRAMMAR_CHARS, QUESTION_BIGRAMS, QUESTION_WORDS, SUPERLATIVES
+from ..question_words import FUNCTION_CHARS, GRAMMAR_CHARS, QUESTION_BIGRAMS, QUESTION_WORDS, SUPERLATIVES, bigram_positions
 from ..records import Hit
 from ..search.dictionary import primary_english, translations
 from ..store import Index
@@ -157,7 +157,7 @@ def _cjk_slots(run: str) -> list[Slot]:
         return [] if run in FUNCTION_CHARS else [Slot(run, (run,))]
     # The characters of a question word ("多少", "笔记") are no content, nor are the bigrams they
     # form with a neighbour ("设成多少秒": not 成多, 少秒).
-    asking = {k for j in range(len(run) - 1) if run[j : j + 2] in ASKING for k in (j, j + 1)}
+    asking = bigram_positions(run, ASKING)
     slots = []
     for i, char in enumerate(run):
         if char in FUNCTION_CHARS or i in asking:
@@ -297,7 +297,7 @@ def refusal_reason(question: str, hits: Sequence[Hit], evidence: Evidence | None
     kind, terms = found
     english, chinese = REASONS[kind]
     separator = ", " if lang == "en" else "、"
-    listed = separator.join(f"“{t}”" for t in _merge_chinese(terms, normalize(question))[:6])
+    listed = separator.join(f"“{t}”" for t in terms[:6])
     return (english if lang == "en" else chinese).format(terms=listed)
 
 
@@ -308,7 +308,7 @@ def _refusal_kind(question: str, hits: Sequence[Hit], evidence: Evidence | None)
         if evidence.absent_terms:
             return "absent", evidence.absent_terms
         if evidence.missing_terms:
-            return "missing", evidence.missing_terms
+            return "missing", _merge_chinese(evidence.missing_terms, normalize(question))
         return "loose", ()
     text = normalize(" ".join(hit.chunk.embed_text for hit in hits[:TOP_PASSAGES]))
     for kind, asks, answers in UNIT_CHECKS:
