@@ -4,7 +4,7 @@ from notebot.errors import NotebotError
 from notebot.store.build import build_index
 from notebot.store.local import LocalIndex as Index
 from notebot.search import search
-from notebot.search.retrieve import LINE_DEPTH, by_best_line
+from notebot.search.retrieve import LINE_DEPTH, UNRANKED_LINE_DEPTH, by_best_line
 from notebot.tokenize import tokenize
 
 from conftest import cached_vectors
@@ -76,14 +76,28 @@ def test_the_passage_holding_the_answering_line_is_ranked_first(write_notes, has
     assert reranked[0][1] > 0.29 and reranked[1][1] > 0.30  # both gain a line vote; the order changes
 
 
-def test_line_evidence_never_reorders_past_the_first_five(write_notes, hash_settings):
-    settings = hash_settings(write_notes({"a.md": "".join(f"# H{i}\n- line {i} about topic {i}\n" for i in range(8))}))
+def test_line_evidence_never_reorders_past_its_depth(write_notes, hash_settings):
+    settings = hash_settings(write_notes({"a.md": "".join(f"# H{i}\n- line {i} about topic {i}\n" for i in range(16))}))
     build_index(settings)
     index = Index.load(settings.index_dir)
-    ranked = [(chunk, 1.0 - i / 10) for i, chunk in enumerate(index.chunks)]
-    reranked = by_best_line(index, "line 7 about topic 7", ranked, index.embedder.embed_queries(["line 7 about topic 7"])[0])
-    assert reranked[LINE_DEPTH:] == ranked[LINE_DEPTH:]
-    assert {chunk.id for chunk, _ in reranked[:LINE_DEPTH]} == {chunk.id for chunk, _ in ranked[:LINE_DEPTH]}
+    ranked = [(chunk, 1.0 - i / 20) for i, chunk in enumerate(index.chunks)]
+    question = index.embedder.embed_queries(["line 14 about topic 14"])[0]
+    for depth in (LINE_DEPTH, UNRANKED_LINE_DEPTH):
+        reranked = by_best_line(index, "line 14 about topic 14", ranked, question, depth)
+        assert reranked[depth:] == ranked[depth:]
+        assert {chunk.id for chunk, _ in reranked[:depth]} == {chunk.id for chunk, _ in ranked[:depth]}
+
+
+def test_before_lines_are_ranked_a_passage_just_below_the_first_five_joins_them_by_its_line(write_notes, hash_settings):
+    settings = hash_settings(write_notes({"a.md": "".join(f"# H{i}\n- line {i} about topic {i}\n" for i in range(10))}))
+    build_index(settings)
+    index = Index.load(settings.index_dir)
+    ranked = [(chunk, 0.30 - i / 200) for i, chunk in enumerate(index.chunks)]  # near-equal fused scores
+    answering = index.chunks[7]
+    question = index.embedder.embed_queries(["line 7 about topic 7"])[0]
+    top_five = lambda reranked: [chunk.id for chunk, _ in reranked[:5]]  # noqa: E731
+    assert answering.id not in top_five(by_best_line(index, "line 7 about topic 7", ranked, question, LINE_DEPTH))
+    assert answering.id in top_five(by_best_line(index, "line 7 about topic 7", ranked, question, UNRANKED_LINE_DEPTH))
 
 
 def test_plain_search_embeds_no_lines_and_answers_rank_by_lines(write_notes, hash_settings):
