@@ -495,3 +495,25 @@ def test_a_line_copied_into_another_note_is_quoted_once():
     copy = split_lines("- *Redshift*（是一种copy方法，需要通过从S3复制到redshift）", hit_number=4)[0]
     other = split_lines("- *Auto-Copy from S3*：检测到S3的数据有变化就会自动导入", hit_number=2)[0]
     assert [line for _, line in _distinct([(0.9, first), (0.8, copy), (0.7, other)])] == [first, other]
+
+
+def test_a_part_of_a_question_brings_only_a_passage_the_whole_question_also_found(write_notes, hash_settings):
+    from notebot.answer.ask import with_each_part
+    from notebot.search import search
+    from notebot.store.build import build_index
+    from notebot.store.local import LocalIndex
+
+    notes = {"s3.md": "# S3\n## 分段上传\n- 分段上传：推荐 100MB 以上使用，5GB 以上必须使用\n## 存储类\n- Glacier 适合归档\n",
+             "secrets.md": "# Secrets Manager\n- 密钥多大以上就必须用 KMS 加密\n"}
+    settings = hash_settings(write_notes(notes))
+    build_index(settings)
+    index = LocalIndex.load(settings.index_dir)
+    upload, classes, secrets = (next(c for c in index.chunks if word in c.text) for word in ("分段上传", "Glacier", "密钥"))
+    part = "多大以上就必须用"
+    assert search(index, part, 1)[0].chunk == secrets  # the part alone, without its subject, finds another note
+    found = [Hit(upload, 0.5, 1), Hit(classes, 0.3, 2)]
+    cited = with_each_part(index, found, ["上传多大的文件建议用分段上传", part], settings, {})
+    assert [hit.chunk for hit in cited] == [upload, classes]
+    found.append(Hit(secrets, 0.1, 3))  # once the whole question found it too, the part's passage comes second
+    cited = with_each_part(index, found, ["上传多大的文件建议用分段上传", part], settings, {})
+    assert [hit.chunk for hit in cited] == [upload, secrets, classes]
