@@ -7,13 +7,16 @@ from pathlib import Path
 import pytest
 
 from notebot.answer import ask, detect_lang, resolve_follow_up
-from notebot.answer.ask import check_history
+from notebot.answer.ask import check_history, with_each_part
 from notebot.answer.extractive import asked_unit, question_kind
 from notebot.search.lines import split_lines
 from notebot.answer.refusal import gather_evidence, question_names, question_slots, refusal_reason
 from notebot.records import Chunk, Hit
 from notebot.errors import NotebotError
+from notebot.search import search
 from notebot.settings import Settings
+from notebot.store.build import build_index
+from notebot.store.local import LocalIndex
 
 SETTINGS = Settings.load(environ={})
 
@@ -498,11 +501,6 @@ def test_a_line_copied_into_another_note_is_quoted_once():
 
 
 def test_a_part_of_a_question_brings_only_a_passage_the_whole_question_also_found(write_notes, hash_settings):
-    from notebot.answer.ask import with_each_part
-    from notebot.search import search
-    from notebot.store.build import build_index
-    from notebot.store.local import LocalIndex
-
     notes = {"s3.md": "# S3\n## 分段上传\n- 分段上传：推荐 100MB 以上使用，5GB 以上必须使用\n## 存储类\n- Glacier 适合归档\n",
              "secrets.md": "# Secrets Manager\n- 密钥多大以上就必须用 KMS 加密\n"}
     settings = hash_settings(write_notes(notes))

@@ -154,7 +154,7 @@ def with_each_part(index: Index, found: list[Hit], parts: list[str], settings: S
                       if hit.chunk.id in candidates][:1] for part in parts]
     hits = found[: settings.k]
     merged: dict[str, Hit] = {}
-    for hit in hits[:1] + [hit for found in best_of_parts for hit in found] + hits[1:]:
+    for hit in hits[:1] + [hit for part_hits in best_of_parts for hit in part_hits] + hits[1:]:
         merged.setdefault(hit.chunk.id, hit)
     return [replace(hit, rank=rank) for rank, hit in enumerate(list(merged.values())[: len(hits)], start=1)]
 
