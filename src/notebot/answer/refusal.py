@@ -32,7 +32,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from ..question_words import FUNCTION_CHARS, GRAMMAR_CHARS, QUESTION_BIGRAMS, QUESTION_WORDS, SUPERLATIVES, bigram_positions
+from ..question_words import (FUNCTION_CHARS, GRAMMAR_CHARS, LATIN_WORD, QUESTION_BIGRAMS, QUESTION_WORDS, SUPERLATIVES,
+                              bigram_positions)
 from ..records import Hit
 from ..search.dictionary import primary_english, translations
 from ..store import Index
@@ -54,7 +55,6 @@ COSINE_BASELINES = {"e5-small-q4": {"zh": 0.883, "en": 0.818}}
 CJK = re.compile(r"[\u3400-\u9fff]")
 RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+(?:[.\-_/+][a-z0-9]+)*")
 ASKING = QUESTION_BIGRAMS | SUPERLATIVES  # "最大多大" asks; its characters are no content slots
-WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]*")
 CLITIC = re.compile(r"(?<=[A-Za-z0-9])['’](?:s|t|re|ve|ll|d|m)\b")  # "the author's", "don't": no "s" or "t" to look for
 ACRONYM_PLURAL = re.compile(r"\b(([A-Z][A-Z0-9]+)s)\b")  # "LSIs", "APIs": an acronym and a plural s
 SENTENCE_START = re.compile(r"(?:^|[.?!。？！]\s*)$")
@@ -113,7 +113,7 @@ def question_slots(question: str) -> list[Slot]:
     acronyms = {plural.lower(): singular.lower() for plural, singular in ACRONYM_PLURAL.findall(question)}
     # A Chinese question's Latin words are all names, but one written in lower case ("destination",
     # "documentation") is an everyday word: its dictionary translations count as mentioning it too.
-    plain_words = {word for word in WORD.findall(question) if word.islower()} if CJK.search(question) else set()
+    plain_words = {word for word in LATIN_WORD.findall(question) if word.islower()} if CJK.search(question) else set()
     for run in RUN.findall(normalize(CLITIC.sub("", question))):
         if run[0] >= "\u3400":
             slots += _cjk_slots(run)
@@ -133,7 +133,7 @@ def question_names(question: str) -> list[str]:
     mid-sentence), so "Azure Data Factory" is one name that must appear as a phrase."""
     names, run, last_end = [], [], -1
     chinese = bool(CJK.search(question))
-    for match in WORD.finditer(question):
+    for match in LATIN_WORD.finditer(question):
         word = match.group()
         inner_caps = any(ch.isupper() for ch in word[1:])
         capitalised = word[0].isupper() and (chinese or not SENTENCE_START.search(question[: match.start()]))

@@ -14,7 +14,7 @@ from ..settings import MODES
 from ..store import Index, Scored
 from ..tokenize import CJK as CJK_CHARS
 from .dictionary import translations
-from .line_ranking import line_matrix
+from .line_ranking import LineMatrix, line_matrix
 from .lines import line_vectors, overlap, own_line_texts, term_weights
 from .notes import VaultEvidence, vault_evidence
 
@@ -87,8 +87,8 @@ def search(index: Index, query: str, k: int = 5, mode: str = "hybrid", query_vec
         query_vector = embed_query(index, query)  # once, for the chunks and their lines
     ranked = RETRIEVERS[mode](index, query, max(k, CANDIDATES), query_vector)
     if by_lines:
-        lines_ranked = bool(LINE_RANKING_WEIGHT) and line_matrix(index) is not None  # the fusion ranked by lines already
-        ranked = by_best_line(index, query, ranked, query_vector, LINE_DEPTH if lines_ranked else UNRANKED_LINE_DEPTH)
+        depth = LINE_DEPTH if fused_line_ranking(index) is not None else UNRANKED_LINE_DEPTH
+        ranked = by_best_line(index, query, ranked, query_vector, depth)
     return [Hit(chunk, float(score), rank) for rank, (chunk, score) in enumerate(ranked[:k], start=1)]
 
 
@@ -144,7 +144,7 @@ def hybrid(index: Index, query: str, n: int, query_vector: np.ndarray | None = N
     they rank alike by design; the fusion's work is per candidate (a few hundred), never per chunk."""
     depth = max(n, CANDIDATES)
     note_votes = bool(NOTE_VECTOR_WEIGHT or NOTE_OUTLINE_WEIGHT)
-    lines = line_matrix(index) if LINE_RANKING_WEIGHT else None
+    lines = fused_line_ranking(index)
     if lines is not None and query_vector is None:
         query_vector = embed_query(index, query)  # once, for the chunks and their lines
     every = vector(index, query, max(depth, NOTE_SCAN) if note_votes else depth, query_vector)  # notes are ranked by their best chunk
@@ -182,6 +182,11 @@ def hybrid(index: Index, query: str, n: int, query_vector: np.ndarray | None = N
         _add_note_votes(index, every, query, not unembedded, fused, chunks)
     ranked = sorted(chunks.values(), key=lambda c: (-fused[c.id], -strength.get(c.id, 0.0), c.file, c.line_start, c.line_end))
     return [(chunk, fused[chunk.id]) for chunk in ranked[:depth] if fused[chunk.id] > 0]
+
+
+def fused_line_ranking(index: Index) -> LineMatrix | None:
+    """The line matrix hybrid fusion ranks chunks by, once every line is gathered (and its weight is on)."""
+    return line_matrix(index) if LINE_RANKING_WEIGHT else None
 
 
 def by_best_line(index: Index, query: str, ranked: Scored, query_vector: np.ndarray, depth: int = LINE_DEPTH) -> Scored:
