@@ -9,8 +9,9 @@ import pytest
 from notebot.answer import ask, detect_lang, resolve_follow_up
 from notebot.answer.ask import check_history, with_each_part
 from notebot.answer.extractive import asked_unit, question_kind
+from notebot.answer.refusal import gather_evidence, refusal_reason
+from notebot.search.coverage import question_names, question_slots
 from notebot.search.lines import split_lines
-from notebot.answer.refusal import gather_evidence, question_names, question_slots, refusal_reason
 from notebot.records import Chunk, Hit
 from notebot.errors import NotebotError
 from notebot.search import search

@@ -4,7 +4,7 @@ from notebot.errors import NotebotError
 from notebot.store.build import build_index
 from notebot.store.local import LocalIndex as Index
 from notebot.search import search
-from notebot.search.retrieve import LINE_DEPTH, UNRANKED_LINE_DEPTH, by_best_line
+from notebot.search.retrieve import COVERAGE_DEPTH, LINE_DEPTH, UNRANKED_LINE_DEPTH, by_best_line
 from notebot.tokenize import tokenize
 
 from conftest import cached_vectors
@@ -76,6 +76,24 @@ def test_the_passage_holding_the_answering_line_is_ranked_first(write_notes, has
     assert reranked[0][1] > 0.29 and reranked[1][1] > 0.30  # both gain a line vote; the order changes
 
 
+def test_a_sibling_whose_line_holds_the_whole_question_overtakes_one_that_only_names_its_subject(
+        write_notes, hash_settings, monkeypatch):
+    from notebot.search import retrieve
+
+    notes = {"patterns.md": "# Observer Pattern\n观察者模式：主题状态变化时通知所有观察者。\n"
+                            "# Observer Pattern\n缺点：\n- 观察者很多时通知慢\n- 通知的顺序不保证\n"}
+    settings = hash_settings(write_notes(notes))
+    build_index(settings)
+    index = Index.load(settings.index_dir)
+    overview, drawbacks = sorted(index.chunks, key=lambda chunk: chunk.line_start)
+    query = "Observer pattern 有哪些缺点？"
+    question = index.embedder.embed_queries([query])[0]
+    ranked = [(overview, 0.30), (drawbacks, 0.27)]  # the whole overview looks nearer the question
+    assert [chunk for chunk, _ in by_best_line(index, query, ranked, question)] == [drawbacks, overview]
+    monkeypatch.setattr(retrieve, "LINE_COVERAGE_WEIGHT", 0.0)  # by line cosines alone the gap holds
+    assert [chunk for chunk, _ in by_best_line(index, query, ranked, question)] == [overview, drawbacks]
+
+
 def test_line_evidence_never_reorders_past_its_depth(write_notes, hash_settings):
     settings = hash_settings(write_notes({"a.md": "".join(f"# H{i}\n- line {i} about topic {i}\n" for i in range(16))}))
     build_index(settings)
@@ -83,9 +101,10 @@ def test_line_evidence_never_reorders_past_its_depth(write_notes, hash_settings)
     ranked = [(chunk, 1.0 - i / 20) for i, chunk in enumerate(index.chunks)]
     question = index.embedder.embed_queries(["line 14 about topic 14"])[0]
     for depth in (LINE_DEPTH, UNRANKED_LINE_DEPTH):
+        window = max(depth, COVERAGE_DEPTH)  # line coverage needs no vectors: it reads deeper on a warmed index
         reranked = by_best_line(index, "line 14 about topic 14", ranked, question, depth)
-        assert reranked[depth:] == ranked[depth:]
-        assert {chunk.id for chunk, _ in reranked[:depth]} == {chunk.id for chunk, _ in ranked[:depth]}
+        assert reranked[window:] == ranked[window:]
+        assert {chunk.id for chunk, _ in reranked[:window]} == {chunk.id for chunk, _ in ranked[:window]}
 
 
 def test_before_lines_are_ranked_a_passage_just_below_the_first_five_joins_them_by_its_line(write_notes, hash_settings):

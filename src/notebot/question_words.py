@@ -3,7 +3,7 @@
 "Kinesis 的消费者为什么有时会把同一条记录读两次？" asks about 消费者 and 记录, not about 为什么 or
 the bigrams 么有 and 会把 that only join its words; "According to the note, what is …?" asks about
 something in the notes, not about a note. The refusal rule cuts a question into content slots
-without these (answer/refusal.py), and the web UI marks only a question's content terms in its
+without these (search/coverage.py), and the web UI marks only a question's content terms in its
 sources (apps/ui.py). Line scores keep them (tried: benchmarks/README.md, 2026-12-03).
 """
 

@@ -15,12 +15,13 @@ from typing import Protocol
 from ..errors import NotebotError
 from ..records import Answer, Hit
 from ..search import clean_query, search
+from ..search.coverage import question_names
 from ..settings import Settings
 from ..store import Index
 from .extractive import CONTENT, FOLLOW_UP, ExtractiveAnswerer, question_parts
 from .llm import LLMAnswerer, LLMError, check_citations, cited_numbers, is_refusal
 from .quoted import fill_quoted
-from .refusal import Evidence, gather_evidence, question_names, refusal_reason
+from .refusal import Evidence, gather_evidence, refusal_reason
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]+")

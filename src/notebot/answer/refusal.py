@@ -1,11 +1,7 @@
 """Do the notes hold an answer? Evidence that exists in every language, combined by one small rule.
 
-The question is cut into content slots: each Latin word (also matched through the Chinese words
-the dictionary gives for it, search/dictionary.py), and each Chinese character (matched through
-the character bigrams it is part of, the way the lexical index reads Chinese, and through the
-English words the notes use for the dictionary words it is part of: 缓冲 by "buffer"). Words that
-only shape the question ("多少", "what", "according to the note") are no slots. Every slot is
-weighted by its IDF in the notes. Then:
+The question is cut into content slots weighted by IDF (search/coverage.py: Latin words and
+Chinese characters, each also matched through its dictionary translations). Then:
 
 - `unknown`: the weighted share of slots that occur nowhere in the notes ("红烧肉", "SnapStart");
 - `coverage`: the weighted share the best retrieved passage holds (heading context included);
@@ -25,22 +21,16 @@ line of them states one. The coefficients are fitted by
 
 from __future__ import annotations
 
-import math
 import re
-import weakref
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from ..question_words import (FUNCTION_CHARS, GRAMMAR_CHARS, LATIN_WORD, QUESTION_BIGRAMS, QUESTION_WORDS, SUPERLATIVES,
-                              bigram_positions)
 from ..records import Hit
-from ..search.dictionary import primary_english, translations
+from ..search.coverage import CJK, question_names, text_terms, weigh_slots
 from ..store import Index
-from ..tokenize import normalize, singulars, tokenize
+from ..tokenize import normalize
 
 TOP_PASSAGES = 5
-GENERIC_WORD_WEIGHT = 0.5  # an unknown lower-case English word (e.g. "protect") says less than an unknown name
 # Logistic rule: score = BIAS + Σ coefficient × signal; refuse when score < 0. Fitted on the dev
 # files by benchmarks/refusal.py (L2-regularised, balanced classes; 0 of 50 answerable refused at
 # BIAS -1.3, which leaves a margin against the held-out sets), then rounded. A stricter bias (-2.0)
@@ -52,13 +42,6 @@ COEFFICIENTS = {"coverage": 5.0, "names_missing": -6.0, "cosine_margin": 50.0}
 # midpoint between the median answerable and the median unanswerable dev question of its script.
 COSINE_BASELINES = {"e5-small-q4": {"zh": 0.883, "en": 0.818}}
 
-CJK = re.compile(r"[\u3400-\u9fff]")
-RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+(?:[.\-_/+][a-z0-9]+)*")
-ASKING = QUESTION_BIGRAMS | SUPERLATIVES  # "最大多大" asks; its characters are no content slots
-CLITIC = re.compile(r"(?<=[A-Za-z0-9])['’](?:s|t|re|ve|ll|d|m)\b")  # "the author's", "don't": no "s" or "t" to look for
-ACRONYM_PLURAL = re.compile(r"\b(([A-Z][A-Z0-9]+)s)\b")  # "LSIs", "APIs": an acronym and a plural s
-SENTENCE_START = re.compile(r"(?:^|[.?!。？！]\s*)$")
-COMMON_CAPITALISED = frozenset("i what how why when where which who can does do is are should could would please".split())
 UNIT_CHECKS = [
     ("price", re.compile(r"多少钱|多少美元|价格|收费标准|美元|\bprice|\bpricing|how much (?:does|is|do) .*(?:cost|charge)", re.I),
      re.compile(r"\d[\d.,]*\s*(?:美元|刀|元|usd|dollars?|cents?)|\$\s*\d", re.I)),
@@ -79,18 +62,6 @@ NUMBER_QUESTION = re.compile(r"多少|多大|多久|多长|(?<!哪)几个|(?<!�
 
 
 @dataclass(frozen=True)
-class Slot:
-    """One content unit of the question: a Latin word, or a Chinese character matched through
-    the bigrams it belongs to (`candidates`)."""
-
-    text: str
-    candidates: tuple[str, ...]
-    name: bool = False  # a Latin term written like a name (or any Latin term in a Chinese question)
-    words: tuple[str, ...] = ()  # a Chinese character: the 2–4-character spans of the question around it
-    plain: bool = False  # a lower-case word a Chinese question writes in English ("coding"): a name its translations also cover
-
-
-@dataclass(frozen=True)
 class Evidence:
     unknown: float
     coverage: float
@@ -107,89 +78,6 @@ class Evidence:
         return BIAS + sum(weight * getattr(self, name) for name, weight in COEFFICIENTS.items())
 
 
-def question_slots(question: str) -> list[Slot]:
-    slots = []
-    names = {word.lower() for name in question_names(question) for word in name.split()}
-    acronyms = {plural.lower(): singular.lower() for plural, singular in ACRONYM_PLURAL.findall(question)}
-    # A Chinese question's Latin words are all names, but one written in lower case ("destination",
-    # "documentation") is an everyday word: its dictionary translations count as mentioning it too.
-    plain_words = {word for word in LATIN_WORD.findall(question) if word.islower()} if CJK.search(question) else set()
-    for run in RUN.findall(normalize(CLITIC.sub("", question))):
-        if run[0] >= "\u3400":
-            slots += _cjk_slots(run)
-        elif run not in QUESTION_WORDS:
-            forms = [form for form in tokenize(run) if form not in QUESTION_WORDS]
-            if run not in names:  # a word, not a name: "nodes" is covered by "node" ("Global Tables" is not by "table")
-                forms += [singular for form in forms for singular in singulars(form) if singular not in forms]
-            elif run in acronyms:  # a name's plural only when it is plainly one: "LSIs" by "LSI"
-                forms.append(acronyms[run])
-            if forms:
-                slots.append(Slot(run, tuple(forms), run in names, plain=run in plain_words))
-    return slots
-
-
-def question_names(question: str) -> list[str]:
-    """Names: runs of name-like words (CamelCase, ALLCAPS, with digits, or Capitalised
-    mid-sentence), so "Azure Data Factory" is one name that must appear as a phrase."""
-    names, run, last_end = [], [], -1
-    chinese = bool(CJK.search(question))
-    for match in LATIN_WORD.finditer(question):
-        word = match.group()
-        inner_caps = any(ch.isupper() for ch in word[1:])
-        capitalised = word[0].isupper() and (chinese or not SENTENCE_START.search(question[: match.start()]))
-        # In a Chinese sentence every Latin word is a term the notes should contain.
-        is_name = word.lower() not in COMMON_CAPITALISED and (chinese or inner_caps or capitalised or any(ch.isdigit() for ch in word))
-        adjacent = question[last_end : match.start()] == " "
-        if is_name and run and adjacent:
-            run.append(word)
-        else:
-            if run:
-                names.append(" ".join(run))
-            run = [word] if is_name else []
-        last_end = match.end()
-    if run:
-        names.append(" ".join(run))
-    return list(dict.fromkeys(names))
-
-
-def _cjk_slots(run: str) -> list[Slot]:
-    if len(run) == 1:
-        return [] if run in FUNCTION_CHARS else [Slot(run, (run,))]
-    # The characters of a question word ("多少", "笔记") are no content, nor are the bigrams they
-    # form with a neighbour ("设成多少秒": not 成多, 少秒).
-    asking = bigram_positions(run, ASKING)
-    slots = []
-    for i, char in enumerate(run):
-        if char in FUNCTION_CHARS or i in asking:
-            continue
-        grams = [run[j : j + 2] for j in (i - 1, i) if 0 <= j and j + 2 <= len(run) and not {j, j + 1} & asking]
-        grams = [g for g in grams if not set(g) & GRAMMAR_CHARS and not set(g) <= FUNCTION_CHARS]
-        if grams:
-            spans = (run[a:b] for a in range(max(0, i - 3), i + 1) for b in range(max(a + 2, i + 1), min(a + 4, len(run)) + 1))
-            words = tuple(w for w in spans if w not in ASKING and not set(w) & GRAMMAR_CHARS)
-            slots.append(Slot(char, tuple(grams), words=words))
-    return slots
-
-
-def _with_translations(slot: Slot, index: Index) -> Slot:
-    """An English word (not a name, or a plain word of a Chinese question) also counts as covered by
-    the Chinese words the dictionary gives for it: "unstable" by 不稳定, when the notes use that word;
-    a Chinese character by the English words of the dictionary words it is part of: 缓 and 冲 of 缓冲
-    by "buffer"."""
-    if slot.name and not slot.plain:
-        return slot
-    if CJK.search(slot.text):
-        extra = [token for word in slot.words for sense in primary_english(index, word) for token in tokenize(sense)]
-    else:
-        extra = [token for word in translations(index, slot.text) for token in tokenize(word)]
-    return replace(slot, candidates=tuple(dict.fromkeys(slot.candidates + tuple(extra)))) if extra else slot
-
-
-def text_terms(text: str) -> set[str]:
-    """The terms a passage or line offers, read the way slots are (CJK bigrams, word forms)."""
-    return set(tokenize(text))
-
-
 def cosine_margin(question: str, cosine: float, embedder_name: str) -> float:
     """How far the best cosine sits above what an unrelated question reaches (0 for embedders not calibrated)."""
     baselines = COSINE_BASELINES.get(embedder_name)
@@ -198,83 +86,29 @@ def cosine_margin(question: str, cosine: float, embedder_name: str) -> float:
 
 def gather_evidence(question: str, hits: Sequence[Hit], index: Index, cosine: float | None) -> Evidence:
     """`cosine` None: unknown (the best passage has no vector yet), read as the baseline (margin 0)."""
-    slots = [_with_translations(slot, index) for slot in question_slots(question)]
+    weighed = weigh_slots(question, index)
+    slots = weighed.slots
     margin = 0.0 if cosine is None else cosine_margin(question, cosine, index.manifest["embedder"]["name"])
     if not slots:
         return Evidence(0.0, 1.0, 1.0, 0.0, margin, (), ())
-    frequencies = _frequencies(index, sorted({c for s in slots for c in s.candidates}))
-    char_frequencies = _char_frequencies(index, {s.text for s in slots if CJK.fullmatch(s.text)})
-    n_docs = max(len(index), 1)
-    idf = lambda df: math.log(1 + (n_docs - df + 0.5) / (df + 0.5))  # noqa: E731
-    weights, unknown = [], []
-    for slot in slots:
-        known = [frequencies[c] for c in slot.candidates if frequencies.get(c)]
-        if slot.text in char_frequencies:
-            # A Chinese character weighs what the character itself tells apart: 表/用/个 little, 烧/皇 much.
-            weight = idf(char_frequencies[slot.text])
-        elif known:
-            weight = idf(min(known))
-        else:
-            weight = idf(0) * (1.0 if slot.name else GENERIC_WORD_WEIGHT)
-        weights.append(weight)
-        if not known:
-            unknown.append(slot)
-    total = sum(weights)
-
-    def covered(terms: set[str]) -> tuple[float, list[Slot]]:
-        hit_weight, missing = 0.0, []
-        for slot, weight in zip(slots, weights):
-            if any(c in terms for c in slot.candidates):
-                hit_weight += weight
-            else:
-                missing.append(slot)
-        return hit_weight / total, missing
-
-    coverage, missing, line_coverage, offered = 0.0, slots, 0.0, set()
+    unknown = [slot for slot, known in zip(slots, weighed.known) if not known]
+    coverage, missing, line_coverage, offered = 0.0, list(slots), 0.0, set()
     for hit in hits[:TOP_PASSAGES]:
         terms = text_terms(hit.chunk.embed_text)
         offered |= terms
-        share, lacking = covered(terms)
+        share, lacking = weighed.covered(terms)
         if share > coverage:
             coverage, missing = share, lacking
-        heading = text_terms(" ".join(hit.chunk.headings))
-        for line in hit.chunk.text.splitlines():
-            if line.strip():
-                line_coverage = max(line_coverage, covered(heading | text_terms(line))[0])
+        line_coverage = max(line_coverage, weighed.line_coverage(hit.chunk))
     names = [s for s in slots if s.name]
     names_missing = sum(not any(c in offered for c in s.candidates) for s in names) / len(names) if names else 0.0
     unknown_terms = tuple(dict.fromkeys(s.text for s in unknown))
     # A word of two or more characters is absent by construction (its first bigram never occurs); a
     # lone character may well occur elsewhere in the notes.
-    absent = [term for term in _merge_chinese(unknown_terms, normalize(question)) if not char_frequencies.get(term)]
-    return Evidence(sum(w for s, w in zip(slots, weights) if s in unknown) / total, coverage, line_coverage, names_missing,
-                    margin, unknown_terms, tuple(dict.fromkeys(s.text for s in missing)), tuple(absent))
-
-
-def _char_frequencies(index: Index, chars: set[str]) -> dict[str, int]:
-    counts = chinese_char_frequencies(index)
-    return {char: counts.get(char, 0) for char in chars}
-
-
-def chinese_char_frequencies(index: Index) -> Counter:
-    """How many chunks' text hold each Chinese character: counted once per loaded index, not per
-    question (a pass over every chunk costs ~0.6 s in a 4k-chunk vault); apps warm it before a swap."""
-    counts = _CHAR_COUNTS.get(index)
-    if counts is None:
-        every = Counter("".join("".join(set(chunk.text)) for chunk in index.chunks))  # each chunk's distinct characters
-        counts = _CHAR_COUNTS[index] = Counter({ch: n for ch, n in every.items() if "\u3400" <= ch <= "\u9fff"})
-    return counts
-
-
-_CHAR_COUNTS: "weakref.WeakKeyDictionary[Index, Counter]" = weakref.WeakKeyDictionary()
-
-
-def _frequencies(index: Index, terms: list[str]) -> dict[str, int]:
-    if index.manifest.get("tokenizer", "cjk-bigram-v1") == "cjk-bigram-v1":
-        return index.document_frequencies(terms)
-    # Another tokenizer's postings don't hold bigrams: count them in the chunks themselves.
-    texts = [text_terms(chunk.embed_text) for chunk in index.chunks]
-    return {term: sum(term in t for t in texts) for term in terms}
+    absent = [term for term in _merge_chinese(unknown_terms, normalize(question)) if not weighed.char_frequencies.get(term)]
+    unknown_weight = sum(w for w, known in zip(weighed.weights, weighed.known) if not known)
+    return Evidence(unknown_weight / sum(weighed.weights), coverage, line_coverage, names_missing, margin, unknown_terms,
+                    tuple(dict.fromkeys(s.text for s in missing)), tuple(absent))
 
 
 # Why the notes can't answer, said in the question's language: kind -> (English, Chinese).

@@ -66,7 +66,7 @@ class NotebotApp:
 
     def build(self, progress=None, wait: bool = False, **options) -> dict:
         """Re-index incrementally, then swap the new index in; questions keep using the old one meanwhile."""
-        from ..answer.refusal import chinese_char_frequencies
+        from ..search.coverage import chinese_char_frequencies
         from ..store import open_index
         from ..store.build import build_index
 

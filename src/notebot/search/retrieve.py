@@ -13,6 +13,7 @@ from ..records import Chunk, Hit
 from ..settings import MODES
 from ..store import Index, Scored
 from ..tokenize import CJK as CJK_CHARS
+from .coverage import weigh_slots
 from .dictionary import translations
 from .line_ranking import LineMatrix, line_matrix
 from .lines import line_vectors, overlap, own_line_texts, term_weights
@@ -62,6 +63,15 @@ LINES_PER_PASSAGE = 5
 # fusion a deeper re-rank counts the same evidence twice (warmed: dev-wide Hit@5 0.929 -> 0.893).
 UNRANKED_LINE_DEPTH = 12
 TAIL_LINES_PER_PASSAGE = 2
+# The same re-rank also ranks the passages by how much of the question their best single line holds,
+# read with its heading path (search/coverage.py: IDF-weighted content slots, each counted once,
+# through translations both ways): siblings in a long note share the subject's words and vectors
+# alike, but one line holds the question's asking word too ("Observer pattern 有哪些缺点？": the
+# line "缺点：" under Observer Pattern). Passages that tie share a rank. At half a ranking's weight;
+# it needs no vectors and is no part of the fusion, so it reads the top 12 on a warmed index too.
+# Measured on the whole vault and `corpus/` (benchmarks/README.md, 2026-12-03 11:35).
+LINE_COVERAGE_WEIGHT = 0.5
+COVERAGE_DEPTH = 12
 
 
 class Retriever(Protocol):
@@ -190,17 +200,25 @@ def fused_line_ranking(index: Index) -> LineMatrix | None:
 
 
 def by_best_line(index: Index, query: str, ranked: Scored, query_vector: np.ndarray, depth: int = LINE_DEPTH) -> Scored:
-    """The first `depth` results re-fused with their rank by best line cosine (best_line_cosines);
-    the rest unchanged (each result only gains, so the head stays above the tail)."""
-    head = ranked[:depth]
-    best = best_line_cosines(index, query, [chunk for chunk, _ in head], query_vector)
-    if not np.isfinite(best).any():
-        return ranked
-    line_rank = np.empty(len(head))
-    line_rank[np.lexsort((np.arange(len(head)), -best))] = np.arange(1, len(head) + 1)
-    rescored = [(chunk, score + LINE_WEIGHT / (RRF_K + line_rank[i])) for i, (chunk, score) in enumerate(head)]
-    order = sorted(range(len(head)), key=lambda i: (-rescored[i][1], i))
-    return [rescored[i] for i in order] + ranked[depth:]
+    """The first `depth` results re-fused with their rank by best line cosine (best_line_cosines), the
+    first COVERAGE_DEPTH with their rank by best line coverage; the rest unchanged (each result only
+    gains, so the head stays above the tail)."""
+    window = max(depth, COVERAGE_DEPTH)
+    head = ranked[:window]
+    votes = np.zeros(len(head))
+    line_rank = np.full(len(head), np.inf)  # below `depth`: no line read, no line vote
+    best = best_line_cosines(index, query, [chunk for chunk, _ in head[:depth]], query_vector)
+    if np.isfinite(best).any():
+        line_rank[np.lexsort((np.arange(len(best)), -best))] = np.arange(1, len(best) + 1)
+        votes[: len(best)] += LINE_WEIGHT / (RRF_K + line_rank[: len(best)])
+    slots = weigh_slots(query, index)
+    coverage = np.array([slots.line_coverage(chunk) for chunk, _ in head])
+    coverage_rank = 1 + (coverage[None, :] > coverage[:, None]).sum(axis=1)  # ties share the better rank
+    votes += LINE_COVERAGE_WEIGHT / (RRF_K + coverage_rank)
+    rescored = [(chunk, score + float(votes[i])) for i, (chunk, score) in enumerate(head)]
+    # Sums of reciprocal ranks often tie exactly: a tie goes to the passage with the better line.
+    order = sorted(range(len(head)), key=lambda i: (-round(rescored[i][1], 12), line_rank[i], i))
+    return [rescored[i] for i in order] + ranked[window:]
 
 
 def best_line_cosines(index: Index, query: str, chunks: list[Chunk], query_vector: np.ndarray) -> np.ndarray:
