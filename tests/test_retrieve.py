@@ -90,6 +90,9 @@ def test_a_sibling_whose_line_holds_the_whole_question_overtakes_one_that_only_n
     question = index.embedder.embed_queries([query])[0]
     ranked = [(overview, 0.30), (drawbacks, 0.27)]  # the whole overview looks nearer the question
     assert [chunk for chunk, _ in by_best_line(index, query, ranked, question)] == [drawbacks, overview]
+    # Plain search reads no line vectors (depth 0, no query vector): the coverage alone closes a smaller gap.
+    close = [(overview, 0.30), (drawbacks, 0.29)]
+    assert [chunk for chunk, _ in by_best_line(index, query, close, None, depth=0, coverage_depth=5)] == [drawbacks, overview]
     monkeypatch.setattr(retrieve, "LINE_COVERAGE_WEIGHT", 0.0)  # by line cosines alone the gap holds
     assert [chunk for chunk, _ in by_best_line(index, query, ranked, question)] == [overview, drawbacks]
 

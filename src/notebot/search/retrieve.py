@@ -69,6 +69,8 @@ TAIL_LINES_PER_PASSAGE = 2
 # alike, but one line holds the question's asking word too ("Observer pattern 有哪些缺点？": the
 # line "缺点：" under Observer Pattern). Passages that tie share a rank. At half a ranking's weight;
 # it needs no vectors and is no part of the fusion, so it reads the top 12 on a warmed index too.
+# Plain hybrid search (no line vectors read) reorders only its first five by it: read deeper, it
+# lifted more vault passages into the top 5 but pushed one `corpus/` answer out of two files' top 5.
 # Measured on the whole vault and `corpus/` (benchmarks/README.md, 2026-12-03 11:35).
 LINE_COVERAGE_WEIGHT = 0.5
 COVERAGE_DEPTH = 12
@@ -81,11 +83,13 @@ class Retriever(Protocol):
 
 
 def search(index: Index, query: str, k: int = 5, mode: str = "hybrid", query_vector: np.ndarray | None = None,
-           line_evidence: bool = False) -> list[Hit]:
+           line_evidence: bool = False, line_coverage: bool = True) -> list[Hit]:
     """The k best chunks for the query, best first. `query_vector`, when the caller already embedded
     the query (ask() needs it for the refusal rule and line scores), spares embedding it again.
     `line_evidence` (hybrid mode, for answers) re-ranks the top LINE_DEPTH (UNRANKED_LINE_DEPTH
-    until the fusion ranks by lines) by their best line."""
+    until the fusion ranks by lines) by their best line, and the top COVERAGE_DEPTH by line
+    coverage; without it hybrid search re-ranks its first five by line coverage only (no vectors),
+    unless `line_coverage` is off."""
     query = clean_query(query)
     if mode not in MODES:
         raise NotebotError(f"unknown retrieval mode {mode!r}", f"use one of: {', '.join(MODES)}")
@@ -99,6 +103,8 @@ def search(index: Index, query: str, k: int = 5, mode: str = "hybrid", query_vec
     if by_lines:
         depth = LINE_DEPTH if fused_line_ranking(index) is not None else UNRANKED_LINE_DEPTH
         ranked = by_best_line(index, query, ranked, query_vector, depth)
+    elif mode == "hybrid" and line_coverage:  # no line vectors read: only the first five reordered by line coverage
+        ranked = by_best_line(index, query, ranked, query_vector, depth=0, coverage_depth=LINE_DEPTH)
     return [Hit(chunk, float(score), rank) for rank, (chunk, score) in enumerate(ranked[:k], start=1)]
 
 
@@ -199,15 +205,16 @@ def fused_line_ranking(index: Index) -> LineMatrix | None:
     return line_matrix(index) if LINE_RANKING_WEIGHT else None
 
 
-def by_best_line(index: Index, query: str, ranked: Scored, query_vector: np.ndarray, depth: int = LINE_DEPTH) -> Scored:
+def by_best_line(index: Index, query: str, ranked: Scored, query_vector: np.ndarray | None, depth: int = LINE_DEPTH,
+                 coverage_depth: int = COVERAGE_DEPTH) -> Scored:
     """The first `depth` results re-fused with their rank by best line cosine (best_line_cosines), the
-    first COVERAGE_DEPTH with their rank by best line coverage; the rest unchanged (each result only
+    first `coverage_depth` with their rank by best line coverage; the rest unchanged (each result only
     gains, so the head stays above the tail)."""
-    window = max(depth, COVERAGE_DEPTH)
+    window = max(depth, coverage_depth)
     head = ranked[:window]
     votes = np.zeros(len(head))
     line_rank = np.full(len(head), np.inf)  # below `depth`: no line read, no line vote
-    best = best_line_cosines(index, query, [chunk for chunk, _ in head[:depth]], query_vector)
+    best = best_line_cosines(index, query, [chunk for chunk, _ in head[:depth]], query_vector) if depth else np.zeros(0)
     if np.isfinite(best).any():
         line_rank[np.lexsort((np.arange(len(best)), -best))] = np.arange(1, len(best) + 1)
         votes[: len(best)] += LINE_WEIGHT / (RRF_K + line_rank[: len(best)])
