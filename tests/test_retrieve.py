@@ -62,13 +62,18 @@ def test_lexical_mode_never_loads_the_embedder(write_notes, hash_settings):
     assert index._embedder is None
 
 
-def test_the_passage_holding_the_answering_line_is_ranked_first(write_notes, hash_settings):
-    notes = {"tcp.md": "# TCP\n- 可靠传输，面向连接\n- 流量控制与拥塞控制\n"
-                       "# Handshake\n- 报文段有序号\n- three-way handshake: SYN, SYN-ACK, ACK\n"}
+def indexed(write_notes, hash_settings, notes: dict[str, str]):
+    """The notes indexed with the hash embedder: the loaded index and its chunks in note order."""
     settings = hash_settings(write_notes(notes))
     build_index(settings)
     index = Index.load(settings.index_dir)
-    overview, handshake = sorted(index.chunks, key=lambda chunk: chunk.line_start)
+    return index, sorted(index.chunks, key=lambda chunk: (chunk.file, chunk.line_start))
+
+
+def test_the_passage_holding_the_answering_line_is_ranked_first(write_notes, hash_settings):
+    notes = {"tcp.md": "# TCP\n- 可靠传输，面向连接\n- 流量控制与拥塞控制\n"
+                       "# Handshake\n- 报文段有序号\n- three-way handshake: SYN, SYN-ACK, ACK\n"}
+    index, (overview, handshake) = indexed(write_notes, hash_settings, notes)
     question = index.embedder.embed_queries(["three-way handshake: SYN, SYN-ACK, ACK"])[0]
     # The fused ranking put the overview first by a hair; the handshake passage holds the line.
     reranked = by_best_line(index, "three-way handshake", [(overview, 0.30), (handshake, 0.29)], question)
@@ -82,10 +87,7 @@ def test_a_sibling_whose_line_holds_the_whole_question_overtakes_one_that_only_n
 
     notes = {"patterns.md": "# Observer Pattern\n观察者模式：主题状态变化时通知所有观察者。\n"
                             "# Observer Pattern\n缺点：\n- 观察者很多时通知慢\n- 通知的顺序不保证\n"}
-    settings = hash_settings(write_notes(notes))
-    build_index(settings)
-    index = Index.load(settings.index_dir)
-    overview, drawbacks = sorted(index.chunks, key=lambda chunk: chunk.line_start)
+    index, (overview, drawbacks) = indexed(write_notes, hash_settings, notes)
     query = "Observer pattern 有哪些缺点？"
     question = index.embedder.embed_queries([query])[0]
     ranked = [(overview, 0.30), (drawbacks, 0.27)]  # the whole overview looks nearer the question
@@ -98,9 +100,7 @@ def test_a_sibling_whose_line_holds_the_whole_question_overtakes_one_that_only_n
 
 
 def test_line_evidence_never_reorders_past_its_depth(write_notes, hash_settings):
-    settings = hash_settings(write_notes({"a.md": "".join(f"# H{i}\n- line {i} about topic {i}\n" for i in range(16))}))
-    build_index(settings)
-    index = Index.load(settings.index_dir)
+    index, _ = indexed(write_notes, hash_settings, {"a.md": "".join(f"# H{i}\n- line {i} about topic {i}\n" for i in range(16))})
     ranked = [(chunk, 1.0 - i / 20) for i, chunk in enumerate(index.chunks)]
     question = index.embedder.embed_queries(["line 14 about topic 14"])[0]
     for depth in (LINE_DEPTH, UNRANKED_LINE_DEPTH):
@@ -111,9 +111,7 @@ def test_line_evidence_never_reorders_past_its_depth(write_notes, hash_settings)
 
 
 def test_before_lines_are_ranked_a_passage_just_below_the_first_five_joins_them_by_its_line(write_notes, hash_settings):
-    settings = hash_settings(write_notes({"a.md": "".join(f"# H{i}\n- line {i} about topic {i}\n" for i in range(10))}))
-    build_index(settings)
-    index = Index.load(settings.index_dir)
+    index, _ = indexed(write_notes, hash_settings, {"a.md": "".join(f"# H{i}\n- line {i} about topic {i}\n" for i in range(10))})
     ranked = [(chunk, 0.30 - i / 200) for i, chunk in enumerate(index.chunks)]  # near-equal fused scores
     answering = index.chunks[7]
     question = index.embedder.embed_queries(["line 7 about topic 7"])[0]

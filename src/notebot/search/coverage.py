@@ -165,6 +165,21 @@ def line_terms(text: str, headings: tuple[str, ...]) -> tuple[frozenset[str], ..
 
 
 def weigh_slots(question: str, index: Index) -> WeighedSlots:
+    """The question's slots weighed in this index, once: an answer's re-rank and its refusal rule
+    both read them."""
+    weighed = _WEIGHED.setdefault(index, {})
+    if question not in weighed:
+        if len(weighed) >= WEIGHED_QUESTIONS:
+            weighed.clear()
+        weighed[question] = _weigh(question, index)
+    return weighed[question]
+
+
+WEIGHED_QUESTIONS = 64
+_WEIGHED: "weakref.WeakKeyDictionary[Index, dict[str, WeighedSlots]]" = weakref.WeakKeyDictionary()
+
+
+def _weigh(question: str, index: Index) -> WeighedSlots:
     slots = [with_translations(slot, index) for slot in question_slots(question)]
     frequencies = _frequencies(index, sorted({c for s in slots for c in s.candidates}))
     char_frequencies = _char_frequencies(index, {s.text for s in slots if CJK.fullmatch(s.text)})
