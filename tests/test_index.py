@@ -17,7 +17,7 @@ def test_manifest_describes_the_index(write_notes, hash_settings):
     settings = hash_settings(write_notes(NOTES))
     build_index(settings)
     manifest = read_manifest(settings.index_dir)
-    assert manifest["format_version"] == 3 and manifest["store"] == "local"
+    assert manifest["format_version"] == 4 and manifest["store"] == "local"
     assert manifest["embedder"] == {"name": "hash", "dim": 256}
     assert manifest["counts"] == {"files": 2, "chunks": 3}
     assert manifest["chunker"]["max_chars"] > 0 and manifest["tokenizer"]
@@ -92,16 +92,27 @@ def test_a_same_size_save_in_the_same_mtime_tick_as_the_build_is_still_seen(writ
     assert "行式" in Index.load(settings.index_dir).chunks[-1].text
 
 
-def test_a_format_2_index_is_refused_with_the_fix_and_a_plain_index_upgrades_it(write_notes, hash_settings):
+def test_a_format_3_index_is_refused_with_the_fix_and_a_plain_index_upgrades_it(write_notes, hash_settings):
     settings = hash_settings(write_notes(NOTES))
     build_index(settings)
     manifest_path = settings.index_dir / MANIFEST
-    manifest_path.write_text(json.dumps({**json.loads(manifest_path.read_text()), "format_version": 2}))
-    with pytest.raises(NotebotError, match=r"format 2, this notebot reads format 3.*notebot index"):
+    manifest_path.write_text(json.dumps({**json.loads(manifest_path.read_text()), "format_version": 3}))
+    with pytest.raises(NotebotError, match=r"format 3, this notebot reads format 4.*notebot index"):
         Index.load(settings.index_dir)
     report = build_index(settings)
     assert (report["up_to_date"], report["embedded"]) == (False, 0)  # vectors from the embedding cache
-    assert Index.load(settings.index_dir).manifest["format_version"] == 3
+    assert Index.load(settings.index_dir).manifest["format_version"] == 4
+
+
+def test_the_index_counts_each_chinese_character_once_per_chunk_when_written(write_notes, hash_settings):
+    corpus = write_notes({"a.md": "# 存储\n列式存储，列存。\n", "b.md": "# 仓库\n行式存储。\n"})
+    settings = hash_settings(corpus)
+    build_index(settings)
+    counts = Index.load(settings.index_dir).character_frequencies
+    assert (counts["列"], counts["存"], counts["行"], counts.get("烧", 0)) == (1, 2, 1, 0)
+    (corpus / "b.md").write_text("# 仓库\n行式存储，按列压缩。\n", encoding="utf-8")
+    build_index(settings)  # the re-index copies a.md's chunk and counts again over every chunk
+    assert Index.load(settings.index_dir).character_frequencies["列"] == 2
 
 
 def test_a_crash_mid_build_leaves_the_previous_index_usable(write_notes, hash_settings, monkeypatch):

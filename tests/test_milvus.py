@@ -11,6 +11,7 @@ import pytest
 
 from notebot.errors import NotebotError
 from notebot.search import search
+from notebot.search.coverage import weigh_slots
 from notebot.settings import Settings
 from notebot.store import get_store, open_index
 from notebot.store.build import build_index
@@ -110,6 +111,35 @@ def test_both_stores_fuse_hybrid_alike_with_the_vaults_glossary(write_notes, has
     assert [i.glossary.expand("eviction policy") for i in indexes] == [["驱逐策略"], ["驱逐策略"]]
     ranked = [[h.chunk.file for h in search(i, "Which eviction policy options exist?", k=3)] for i in indexes]
     assert ranked[0] == ranked[1] and ranked[1].index("cache.md") < ranked[1].index("office.md")
+
+
+def test_both_stores_count_chinese_characters_alike_and_a_question_reads_no_chunk_for_them(write_notes, hash_settings):
+    corpus = write_notes(NOTES)
+    local = hash_settings(corpus)
+    milvus = replace(local, store="milvus", index_dir=corpus.parent / "milvus-index")
+    build_index(local), build_index(milvus)
+    (corpus / "gcp.md").write_text("# BigQuery\n列式数据仓库，最大按扫描量计费。\n", encoding="utf-8")
+    build_index(local), build_index(milvus)  # Milvus updates the collection in place, with its counts
+    counted = [open_index(local).character_frequencies, open_index(milvus).character_frequencies]
+    assert counted[0] == counted[1] and (counted[1]["最"], counted[1]["列"]) == (3, 1)
+    # A cluster of millions of chunks: weighing a question's characters must not fetch every chunk.
+    weighed = weigh_slots("列式对象最大多大？", WithoutChunks(open_index(milvus)))
+    assert weighed.char_frequencies == {"列": 1, "式": 1, "象": 1}
+
+
+class WithoutChunks:
+    """An index whose every chunk cannot be read: what a query may not need from a large cluster."""
+
+    def __init__(self, index):
+        self._index = index
+
+    def __getattr__(self, name):
+        if name == "chunks":
+            raise AssertionError("a query read every chunk")
+        return getattr(self._index, name)
+
+    def __len__(self):
+        return len(self._index)
 
 
 def test_a_rebuild_switches_the_alias_while_queries_keep_answering(write_notes, milvus_settings):

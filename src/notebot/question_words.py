@@ -19,7 +19,8 @@ FUNCTION_CHARS = GRAMMAR_CHARS | frozenset("是在有和与或及这那它其请
 QUESTION_BIGRAMS = frozenset(
     "多少 如何 为何 是否 可以 能否 需要 应该 一个 一下 有没 没有 不是 多大 多久 多长 一般 大概 通常 "
     "主要 比较 还是 要求 分别 各自 适合 适用 场景 两种 这两 什么 怎么 哪些 哪个 哪里 为什 区别 有什 么区 用来 用于 的是 一共 多高 多快 大多 几个 几种 "
-    "笔记 提到 根据 按照".split()  # the question speaking of the notes themselves ("笔记里提到…")
+    "笔记 提到 根据 按照 作者 笔者 建议 "  # the question speaking of the notes and their author ("笔记建议…", "作者觉得…")
+    "觉得 认为 到底 究竟 归根 结底".split()  # what someone thinks, and emphasis ("到底是什么", "归根结底")
 )
 # Superlatives ask for an extreme: no content slot of the refusal rule, but the 最大 of "最大多大" is a
 # word the learner looks for in a source ("Object最大5TB"), so content_text keeps it.
@@ -33,6 +34,7 @@ QUESTION_WORDS = frozenset(
     "typical typically usually really also just only very please tell explain mean means quickly often respectively "
     "note notes according mention mentions mentioned say says said "  # "according to the note, …"
     "recommend recommends recommended suggest suggests suggested "  # "…does the note recommend?"
+    "author authors writer think thinks believe believes actually exactly basically essentially ultimately "
     "don doesn didn isn aren wasn weren hasn haven shouldn couldn wouldn won".split()  # "don't" without its "'t"
 )
 CHINESE_RUN = re.compile(f"[{CJK}]+")

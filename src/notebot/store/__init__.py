@@ -26,7 +26,8 @@ Scored = list[tuple[Chunk, float]]  # best first
 
 
 class Index(Protocol):
-    """A built index: its chunks, its manifest, its embedder, its glossary, and the two searches
+    """A built index: its chunks, its manifest, its embedder, what was counted and mined over its
+    chunks when it was written (Chinese characters, the glossary), and the two searches
     retrieval fuses (search/retrieve.py fuses them the same way for every store)."""
 
     location: str  # where it lives, for messages: a folder, or a server URI
@@ -43,6 +44,10 @@ class Index(Protocol):
     @property
     def glossary(self) -> "Glossary":
         """The vault's bilingual term pairs (glossary.py), mined when the index was written."""
+
+    @property
+    def character_frequencies(self) -> dict[str, int]:
+        """How many chunks hold each Chinese character, counted when the index was written."""
 
     def __len__(self) -> int: ...
 

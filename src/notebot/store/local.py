@@ -6,11 +6,12 @@
     index/build-<id>/vectors.npy    float32 (chunks, dim), L2-normalised; exact inner-product search
     index/build-<id>/lexical-*.npy  BM25 (store/lexical.py), with the raw counts a later build reuses
     index/build-<id>/glossary.json  the vault's bilingual term pairs (glossary.py), mined at build time
+    index/build-<id>/characters.json  how many chunks hold each Chinese character, counted at build time
 
-Format 3 (format 2 plus lexical-tfs/-lengths, glossary.json and each note's size, mtime and SHA-256
-in the manifest): a re-index reads only the notes whose size or mtime changed, copies the unchanged
-notes' chunk lines, vectors and postings from the previous build, and tokenises and embeds only new
-chunks; no query mines the glossary from every chunk.
+Format 4 (format 3 plus characters.json; format 3 added lexical-tfs/-lengths, glossary.json and each
+note's size, mtime and SHA-256 in the manifest): a re-index reads only the notes whose size or mtime
+changed, copies the unchanged notes' chunk lines, vectors and postings from the previous build, and
+tokenises and embeds only new chunks; no query mines the glossary or counts characters over every chunk.
 
 Every array is a `.npy` file, memory-mapped when loaded: a cold process reads only the pages a
 query touches, so loading is milliseconds whatever the size. A build writes a fresh build-<id>
@@ -39,13 +40,14 @@ import numpy as np
 from ..embed import Embedder, get_embedder
 from ..errors import NotebotError
 from ..records import Chunk
+from ..tokenize import chinese_character_counts
 from . import Scored, read_json
 from .lexical import LexicalIndex, update_lexical
 
 if TYPE_CHECKING:
     from ..glossary import Glossary
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
 CACHE_FILE = "embed-cache.sqlite"
 BUILD_PREFIX = "build-"
@@ -55,6 +57,7 @@ LEGACY_PREFIXES = ("chunks-", "vectors-", "lexical-")  # format 1 kept its data 
 VERIFY_AT_LOAD_BYTES = 16 * 2**20
 LOAD_ATTEMPTS = 5
 GLOSSARY = "glossary.json"
+CHARACTERS = "characters.json"
 
 
 def _lookup(i, length: int, row):
@@ -171,7 +174,9 @@ def write_index(index_dir: Path, manifest: dict, chunks: Sequence[Chunk], vector
                 folder.write_array(name, array)
             from ..glossary import mine_glossary  # its regexes cost ~40 ms to compile: only when writing or searching
 
-            folder.write_text(GLOSSARY, json.dumps(mine_glossary(c.text for c in rows).to_json(), ensure_ascii=False))
+            texts = [c.text for c in rows]
+            folder.write_text(GLOSSARY, json.dumps(mine_glossary(texts).to_json(), ensure_ascii=False))
+            folder.write_text(CHARACTERS, json.dumps(chinese_character_counts(texts), ensure_ascii=False))
             _sync_folder(folder.path)
             manifest = {**manifest, "store": "local", "build": folder.name, "files": folder.files,
                         "lexical": {"k1": 1.2, "b": 0.75}}
@@ -327,6 +332,7 @@ class LocalIndex:
         self._embedder = embedder
         self._missing: set[str] | None = None
         self._glossary = None
+        self._characters: dict[str, int] | None = None
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -356,6 +362,17 @@ class LocalIndex:
             except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 raise self._damaged(self.index_dir, f"{GLOSSARY} cannot be read") from None
         return self._glossary
+
+    @property
+    def character_frequencies(self) -> dict[str, int]:
+        """How many chunks hold each Chinese character, as counted when the index was written."""
+        if self._characters is None:
+            try:
+                data = json.loads((self.index_dir / self.manifest["build"] / CHARACTERS).read_text(encoding="utf-8"))
+                self._characters = {str(char): int(count) for char, count in data.items()}
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                raise self._damaged(self.index_dir, f"{CHARACTERS} cannot be read") from None
+        return self._characters
 
     def vector_search(self, vector: np.ndarray, n: int) -> Scored:
         # Exact search for one query is a memory-bound matrix-vector product over the mapped array;

@@ -9,6 +9,8 @@ standalone server or cluster (http(s)://host:19530, + NOTEBOT_MILVUS_TOKEN).
     collection property notebot.manifest: the facts (format, embedder + dim, chunker, tokenizer,
         fingerprint, counts); readers refuse a mismatch with the fix, as for `local`
     collection property notebot.glossary: the vault's bilingual term pairs (glossary.py), mined at build
+    collection property notebot.characters: how many chunks hold each Chinese character, counted at
+        build (the refusal rule's weights: no query fetches every chunk to count them)
     <index-dir>/manifest.json: which store, URI and alias, and the last build's manifest (for info)
 
 `terms` is the chunk text as notebot's own tokenizer cuts it, each token written as a short hash
@@ -37,14 +39,15 @@ from ..errors import NotebotError
 from ..glossary import Glossary, mine_glossary
 from ..records import Chunk
 from ..redact import redact_url
-from ..tokenize import tokenize
+from ..tokenize import chinese_character_counts, tokenize
 from . import Scored, read_json
 from .local import MANIFEST, write_json_atomic, writing
 
-FORMAT = "milvus-2"  # 2: the glossary is a collection property
+FORMAT = "milvus-3"  # 2: the glossary is a collection property; 3: the character counts too
 LITE_FILE = "milvus.db"
 FACTS = "notebot.manifest"
 GLOSSARY = "notebot.glossary"
+CHARACTERS = "notebot.characters"
 FIELDS = ["id", "file", "headings", "line_start", "line_end", "text", "context"]
 CONNECT_TIMEOUT = 10.0  # seconds before an unreachable server is reported
 INSERT_BATCH = 500
@@ -191,7 +194,8 @@ class MilvusStore:
             properties = self.client.describe_collection(collection).get("properties", {})
         except Exception as problem:  # noqa: BLE001
             raise _milvus_error(self.uri, problem) from None
-        return damaged if GLOSSARY in properties else [*damaged, f"collection {collection} (no glossary)"]
+        return damaged + [f"collection {collection} (no {what})" for key, what in ((GLOSSARY, "glossary"), (CHARACTERS, "character counts"))
+                          if key not in properties]
 
     def _load(self, collection: str) -> None:
         """Collections come up released after a restart (always, in Lite): load before querying."""
@@ -214,8 +218,10 @@ class MilvusStore:
         facts = {**manifest, "format_version": FORMAT, "store": "milvus", "lexical": self.lexical_field,
                  "corpus": {k: v for k, v in manifest["corpus"].items() if k != "files"}}
         rows = [self._row(chunk, vector, manifest["tokenizer"]) for chunk, vector in zip(chunks, vectors)]
+        texts = [c.text for c in chunks]
         properties = {FACTS: json.dumps(facts, ensure_ascii=False),
-                      GLOSSARY: json.dumps(mine_glossary(c.text for c in chunks).to_json(), ensure_ascii=False)}
+                      GLOSSARY: json.dumps(mine_glossary(texts).to_json(), ensure_ascii=False),
+                      CHARACTERS: json.dumps(chinese_character_counts(texts), ensure_ascii=False)}
         try:
             current = self._current()
             if current and not rebuild and previous and _same_shape(self._facts(current), facts):
@@ -313,6 +319,7 @@ class MilvusIndex:
         self._embedder = embedder
         self._chunks: list[Chunk] | None = None
         self._glossary: Glossary | None = None
+        self._characters: dict[str, int] | None = None
 
     def __len__(self) -> int:
         return self.manifest["counts"]["chunks"]
@@ -327,14 +334,25 @@ class MilvusIndex:
     def glossary(self) -> Glossary:
         """The vault's glossary, as mined when the collection was written (fetched on first use)."""
         if self._glossary is None:
-            collection = self.store.alias  # the build queries reach now, as for every query
-            properties = self._call(self.store.client.describe_collection, collection).get("properties", {})
-            try:
-                self._glossary = Glossary.from_json(json.loads(properties[GLOSSARY]))
-            except (KeyError, ValueError, TypeError, AttributeError):
-                raise NotebotError(f"the Milvus collection {collection} at {redact_url(self.store.uri)} has no readable glossary",
-                                   "repair it with: notebot index") from None
+            self._glossary = self._property(GLOSSARY, "glossary", Glossary.from_json)
         return self._glossary
+
+    @property
+    def character_frequencies(self) -> dict[str, int]:
+        """How many chunks hold each Chinese character, as counted when the collection was written."""
+        if self._characters is None:
+            self._characters = self._property(CHARACTERS, "character counts",
+                                               lambda data: {str(char): int(count) for char, count in data.items()})
+        return self._characters
+
+    def _property(self, key: str, what: str, parse):
+        collection = self.store.alias  # the build queries reach now, as for every query
+        properties = self._call(self.store.client.describe_collection, collection).get("properties", {})
+        try:
+            return parse(json.loads(properties[key]))
+        except (KeyError, ValueError, TypeError, AttributeError):
+            raise NotebotError(f"the Milvus collection {collection} at {redact_url(self.store.uri)} has no readable {what}",
+                               "repair it with: notebot index") from None
 
     @property
     def chunks(self) -> Sequence[Chunk]:
