@@ -127,6 +127,23 @@ def test_both_stores_count_chinese_characters_alike_and_a_question_reads_no_chun
     assert weighed.char_frequencies == {"列": 1, "式": 1, "象": 1}
 
 
+def test_milvus_counts_each_terms_documents_as_the_local_index_does_as_notes_change(write_notes, hash_settings):
+    corpus = write_notes(NOTES)
+    local = hash_settings(corpus)
+    milvus = replace(local, store="milvus", index_dir=corpus.parent / "milvus-index")
+    terms = ["最大", "s3", "dynamodb", "bigquery", "列式", "扫描", "计费", "从未出现"]
+    for edit in ("# BigQuery\n列式数据仓库，按扫描量计费。\n", None):  # a note changed, then one deleted
+        build_index(local), build_index(milvus)
+        counted = [open_index(local).document_frequencies(terms), open_index(milvus).document_frequencies(terms)]
+        assert counted[0] == counted[1] and "从未出现" not in counted[1]
+        if edit:
+            (corpus / "gcp.md").write_text(edit, encoding="utf-8")
+    (corpus / "gcp.md").unlink()
+    build_index(local), build_index(milvus)
+    counted = [open_index(local).document_frequencies(terms), open_index(milvus).document_frequencies(terms)]
+    assert counted[0] == counted[1] == {"最大": 2, "s3": 1, "dynamodb": 1}
+
+
 class WithoutChunks:
     """An index whose every chunk cannot be read: what a query may not need from a large cluster."""
 
@@ -152,7 +169,8 @@ def test_a_rebuild_switches_the_alias_while_queries_keep_answering(write_notes, 
     def ask_meanwhile():
         while not done.is_set():
             try:
-                answers.append(search(index, "DynamoDB item", k=1)[0].chunk.headings)
+                # an answer also weighs its terms, in the build's terms collection that the rebuild drops
+                answers.append((search(index, "DynamoDB item", k=1)[0].chunk.headings, index.document_frequencies(["dynamodb"])))
             except Exception as problem:  # noqa: BLE001 - any failure fails the test
                 failures.append(problem)
 
@@ -167,7 +185,7 @@ def test_a_rebuild_switches_the_alias_while_queries_keep_answering(write_notes, 
         asker.join()
     store = get_store(settings)
     assert store.read_manifest()["collection"] != old and old not in store.client.list_collections()
-    assert not failures and answers and set(answers) == {("DynamoDB",)}
+    assert not failures and answers and {(headings, str(counts)) for headings, counts in answers} == {(("DynamoDB",), "{'dynamodb': 1}")}
 
 
 def test_an_index_built_with_another_embedder_is_refused(write_notes, milvus_settings):

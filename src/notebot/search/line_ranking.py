@@ -95,7 +95,10 @@ def save_line_matrix(index: Index) -> LineMatrix | None:
 def warm_lines(index: Index, should_stop: Callable[[], bool], **options) -> int | None:
     """Embed every line the cache lacks (lines.warm_line_cache, which takes the `options`), gather
     the line matrix, then embed the lines of code blocks, which only answers read. Returns how many
-    lines were embedded, or None when stopped first."""
+    lines were embedded, or None when stopped first. Only a local build folder gathers lines: elsewhere
+    (Milvus) a question embeds the lines it reads, once, and warming would fetch every chunk."""
+    if _build_folder(index) is None:
+        return 0
     embedded = warm_line_cache(index, should_stop, **options)
     if embedded is None or should_stop():
         return None

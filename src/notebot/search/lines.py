@@ -252,7 +252,7 @@ def warm_line_cache(index: Index, should_stop: Callable[[], bool], batch: int = 
 
 
 def _open_cache(index: Index) -> EmbeddingCache | None:
-    folder = getattr(index, "index_dir", None)
+    folder = getattr(index, "cache_dir", None)
     if folder is None:
         return None
     try:

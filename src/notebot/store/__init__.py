@@ -32,6 +32,7 @@ class Index(Protocol):
 
     location: str  # where it lives, for messages: a folder, or a server URI
     manifest: dict  # format version, embedder + dim, chunker, tokenizer, corpus files, counts
+    cache_dir: "Path | None"  # the folder of the embedding cache, which keeps line vectors too
 
     @property
     def embedder(self) -> Embedder:

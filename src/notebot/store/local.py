@@ -324,6 +324,7 @@ class LocalIndex:
     def __init__(self, index_dir: Path, manifest: dict, chunks: "ChunkTable", vectors: np.ndarray,
                  lexical: LexicalIndex, embedder: Embedder | None = None):
         self.index_dir = Path(index_dir)
+        self.cache_dir = self.index_dir
         self.location = str(index_dir)
         self.manifest = manifest
         self.chunks = chunks

@@ -11,12 +11,16 @@ standalone server or cluster (http(s)://host:19530, + NOTEBOT_MILVUS_TOKEN).
     collection property notebot.glossary: the vault's bilingual term pairs (glossary.py), mined at build
     collection property notebot.characters: how many chunks hold each Chinese character, counted at
         build (the refusal rule's weights: no query fetches every chunk to count them)
+    collection <alias>_<build id>_terms: id (a term's hash), df (how many chunks hold it): the
+        document frequencies answers weigh question terms by, looked up by primary key in one query
+        (TEXT_MATCH counted them one query per term: ~0.5 s each in Lite, tens of seconds an answer)
     <index-dir>/manifest.json: which store, URI and alias, and the last build's manifest (for info)
 
 `terms` is the chunk text as notebot's own tokenizer cuts it, each token written as a short hash
 (so Milvus's `standard` analyzer keeps it whole): Milvus computes BM25 over exactly the tokens the
-`local` store uses, keeps IDF current as chunks come and go, and answers document frequencies by
-TEXT_MATCH. Measured against BM25 over `text` with the jieba analyzer in benchmarks/README.md.
+`local` store uses and keeps IDF current as chunks come and go; the client counts the same tokens'
+document frequencies when it writes (it tokenises every chunk then anyway) and updates them by delta.
+Measured against BM25 over `text` with the jieba analyzer in benchmarks/README.md.
 Incremental re-indexing upserts new or moved chunks and deletes removed ones by id.
 Hybrid search is notebot's own fusion (search/retrieve.py) over the engine's vector and BM25
 searches, as for `local`: both stores rank alike by design.
@@ -28,6 +32,7 @@ import hashlib
 import json
 import re
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,11 +48,15 @@ from ..tokenize import chinese_character_counts, tokenize
 from . import Scored, read_json
 from .local import MANIFEST, write_json_atomic, writing
 
-FORMAT = "milvus-3"  # 2: the glossary is a collection property; 3: the character counts too
+FORMAT = "milvus-4"  # 2: the glossary is a collection property; 3: the character counts too; 4: a terms collection
 LITE_FILE = "milvus.db"
 FACTS = "notebot.manifest"
 GLOSSARY = "notebot.glossary"
 CHARACTERS = "notebot.characters"
+TERMS_SUFFIX = "_terms"  # the build's document frequencies live in <collection>_terms
+LOOKUP_BATCH = 1000
+TERMS_BATCH = 5000
+UNUSED_VECTOR = [0.0, 0.0]
 FIELDS = ["id", "file", "headings", "line_start", "line_end", "text", "context"]
 CONNECT_TIMEOUT = 10.0  # seconds before an unreachable server is reported
 INSERT_BATCH = 500
@@ -173,6 +182,7 @@ class MilvusStore:
         if facts.get("format_version") != FORMAT:
             raise NotebotError(f"the Milvus collection {collection} has format {facts.get('format_version')}, this notebot reads {FORMAT}",
                                "rebuild it with: notebot index --store milvus   (vectors come from the embedding cache)")
+        self._load(collection + TERMS_SUFFIX)
         local = pointer.get("manifest", {})
         files = local.get("corpus", {}).get("files", []) if local.get("corpus", {}).get("fingerprint") == facts["corpus"]["fingerprint"] else []
         return {**facts, "corpus": {**facts["corpus"], "files": files}, "collection": collection, "uri": self.uri_setting}
@@ -192,10 +202,12 @@ class MilvusStore:
         damaged = [] if count == manifest["counts"]["chunks"] else [f"collection {collection} ({count} of {manifest['counts']['chunks']} chunks)"]
         try:
             properties = self.client.describe_collection(collection).get("properties", {})
+            terms = self.client.has_collection(collection + TERMS_SUFFIX)
         except Exception as problem:  # noqa: BLE001
             raise _milvus_error(self.uri, problem) from None
-        return damaged + [f"collection {collection} (no {what})" for key, what in ((GLOSSARY, "glossary"), (CHARACTERS, "character counts"))
-                          if key not in properties]
+        damaged += [f"collection {collection} (no {what})" for key, what in ((GLOSSARY, "glossary"), (CHARACTERS, "character counts"))
+                    if key not in properties]
+        return damaged if terms else [*damaged, f"collection {collection}{TERMS_SUFFIX} (missing)"]
 
     def _load(self, collection: str) -> None:
         """Collections come up released after a restart (always, in Lite): load before querying."""
@@ -243,22 +255,47 @@ class MilvusStore:
                 "terms": hashed_terms(chunk.embed_text, tokenizer), "dense": np.asarray(vector, np.float32).tolist()}
 
     def _update(self, collection: str, rows: list[dict]) -> None:
-        """Upsert chunks that are new, moved or re-described (frontmatter), delete chunks that are gone: by id."""
+        """Upsert chunks that are new, moved or re-described (frontmatter), delete chunks that are gone: by id;
+        the document frequencies change by what those chunks add and take away."""
         stored = {}
         for batch in _iterate(self.client, collection, ["id", "line_start", "line_end", "context"]):
             stored.update({r["id"]: (r["line_start"], r["line_end"], r["context"]) for r in batch})
         changed = [r for r in rows if stored.get(r["id"]) != (r["line_start"], r["line_end"], r["context"])]
         gone = sorted(set(stored) - {r["id"] for r in rows})
+        delta = _document_frequencies(r["terms"] for r in changed)
+        delta.subtract(_document_frequencies(self._lookup(collection, "terms", [r["id"] for r in changed if r["id"] in stored] + gone).values()))
         for start in range(0, len(changed), INSERT_BATCH):
             self.client.upsert(collection, changed[start : start + INSERT_BATCH])
         for start in range(0, len(gone), INSERT_BATCH):
             self.client.delete(collection, ids=gone[start : start + INSERT_BATCH])
+        self._update_terms(collection + TERMS_SUFFIX, {term: n for term, n in delta.items() if n})
+
+    def _update_terms(self, name: str, delta: dict[str, int]) -> None:
+        """Add each term's change in document frequency; a term no chunk holds any more is deleted."""
+        stored = self._lookup(name, "df", sorted(delta))
+        counts = {term: stored.get(term, 0) + n for term, n in delta.items()}
+        kept = [{"id": term, "df": n, "unused": UNUSED_VECTOR} for term, n in sorted(counts.items()) if n > 0]
+        for start in range(0, len(kept), TERMS_BATCH):
+            self.client.upsert(name, kept[start : start + TERMS_BATCH])
+        dropped = sorted(term for term, n in counts.items() if n <= 0)
+        for start in range(0, len(dropped), TERMS_BATCH):
+            self.client.delete(name, ids=dropped[start : start + TERMS_BATCH])
+
+    def _lookup(self, collection: str, field: str, ids: list[str]) -> dict[str, object]:
+        """id -> field, for the ids the collection holds, by primary key (LOOKUP_BATCH ids a query)."""
+        found = {}
+        for start in range(0, len(ids), LOOKUP_BATCH):
+            batch = ids[start : start + LOOKUP_BATCH]
+            rows = self.client.query(collection, filter=f"id in {json.dumps(batch)}", output_fields=["id", field])
+            found.update({row["id"]: row[field] for row in rows})
+        return found
 
     def _replace(self, current: str | None, rows: list[dict], properties: dict, dim: int) -> None:
         """Fill a new collection, then point the alias at it: readers never see a half-built index."""
         fresh = f"{self.alias}_{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}_{uuid.uuid4().hex[:6]}"
         self._create(fresh, dim, properties)
         try:
+            self._create_terms(fresh + TERMS_SUFFIX, _document_frequencies(r["terms"] for r in rows))
             for start in range(0, len(rows), INSERT_BATCH):
                 self.client.insert(fresh, rows[start : start + INSERT_BATCH])
             self.client.flush(fresh)
@@ -267,11 +304,29 @@ class MilvusStore:
             else:
                 self.client.alter_alias(fresh, self.alias)
         except BaseException:
-            self.client.drop_collection(fresh)
+            for name in (fresh, fresh + TERMS_SUFFIX):
+                if self.client.has_collection(name):
+                    self.client.drop_collection(name)
             raise
         for name in self.client.list_collections():  # earlier builds of this index, and crashed ones
-            if name.startswith(self.alias + "_") and name != fresh:
+            if name.startswith(self.alias + "_") and name not in (fresh, fresh + TERMS_SUFFIX):
                 self.client.drop_collection(name)
+
+    def _create_terms(self, name: str, frequencies: Counter) -> None:
+        """The build's document frequencies, one row per term. Milvus keeps no collection without a
+        vector field, so each row carries a constant two-dimensional one that no query reads."""
+        DataType = _pymilvus().DataType
+        schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", DataType.VARCHAR, max_length=32, is_primary=True)
+        schema.add_field("df", DataType.INT64)
+        schema.add_field("unused", DataType.FLOAT_VECTOR, dim=len(UNUSED_VECTOR))
+        indexes = self.client.prepare_index_params()
+        indexes.add_index("unused", index_type="FLAT", metric_type="L2")
+        self.client.create_collection(name, schema=schema, index_params=indexes)
+        rows = [{"id": term, "df": n, "unused": UNUSED_VECTOR} for term, n in sorted(frequencies.items())]
+        for start in range(0, len(rows), TERMS_BATCH):
+            self.client.insert(name, rows[start : start + TERMS_BATCH])
+        self.client.flush(name)
 
     def _create(self, name: str, dim: int, properties: dict) -> None:
         pymilvus = _pymilvus()
@@ -284,8 +339,7 @@ class MilvusStore:
         schema.add_field("line_end", DataType.INT64)
         schema.add_field("text", DataType.VARCHAR, max_length=65535, enable_analyzer=True, analyzer_params={"tokenizer": "jieba"})
         schema.add_field("context", DataType.VARCHAR, max_length=8192)  # frontmatter title/aliases/tags
-        schema.add_field("terms", DataType.VARCHAR, max_length=65535, enable_analyzer=True, enable_match=True,
-                         analyzer_params={"tokenizer": "standard"})
+        schema.add_field("terms", DataType.VARCHAR, max_length=65535, enable_analyzer=True, analyzer_params={"tokenizer": "standard"})
         schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
         schema.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=[self.lexical_field],
@@ -316,6 +370,7 @@ class MilvusIndex:
         self.store = store
         self.manifest = manifest
         self.location = store.location
+        self.cache_dir = store.index_dir  # the embedding cache stays in --index-dir: lines are embedded once
         self._embedder = embedder
         self._chunks: list[Chunk] | None = None
         self._glossary: Glossary | None = None
@@ -394,13 +449,15 @@ class MilvusIndex:
         return tokenize(text, self.manifest["tokenizer"])
 
     def document_frequencies(self, terms: list[str]) -> dict[str, int]:
-        counts = {}
-        for term in terms:
-            found = self._call(self.store.client.query, self.store.alias, filter=f"TEXT_MATCH(terms, '{term_hash(term)}')",
-                               output_fields=["count(*)"])
-            if found and found[0]["count(*)"]:
-                counts[term] = int(found[0]["count(*)"])
-        return counts
+        """From the build's terms collection, in one query per LOOKUP_BATCH terms."""
+        hashes = {term: term_hash(term) for term in terms}
+        keys = sorted(set(hashes.values()))
+        try:
+            found = self._call(self.store._lookup, self.manifest["collection"] + TERMS_SUFFIX, "df", keys)
+        except NotebotError:  # a rebuild elsewhere dropped the build this index was opened on: follow the alias
+            self.manifest = {**self.manifest, "collection": self._call(self.store._current)}
+            found = self._call(self.store._lookup, self.manifest["collection"] + TERMS_SUFFIX, "df", keys)
+        return {term: int(found[key]) for term, key in hashes.items() if found.get(key)}
 
     def next_chunk(self, chunk: Chunk) -> Chunk | None:
         return self._neighbour(chunk, f"line_start > {chunk.line_start}", min)
@@ -422,6 +479,14 @@ class MilvusIndex:
 def _chunk(row: dict) -> Chunk:
     return Chunk(row["id"], row["file"], tuple(json.loads(row["headings"])), int(row["line_start"]), int(row["line_end"]), row["text"],
                  row.get("context", ""))
+
+
+def _document_frequencies(term_lists) -> Counter:
+    """How many of the chunks (each given as its space-separated term hashes) hold each term."""
+    counts: Counter = Counter()
+    for terms in term_lists:
+        counts.update(set(terms.split()))
+    return counts
 
 
 def _quoted(text: str) -> str:
