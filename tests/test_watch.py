@@ -1,12 +1,14 @@
 """A watched vault: a real watchdog watcher re-indexes after notes change, and the next answer shows it."""
 
+import json
 import time
 from pathlib import Path
 
 import pytest
 
 from notebot.apps.ui import NotebotApp
-from notebot.apps.watch import IndexKeeper, NoteWatcher, keep_app_index, keep_disk_index
+from notebot.apps.watch import IndexKeeper, NoteWatcher, build_keyword_index_first, keep_app_index, keep_disk_index
+from notebot.errors import OutdatedIndex
 from notebot.search import search
 from notebot.search.line_ranking import line_matrix
 from notebot.search.lines import split_lines
@@ -200,3 +202,17 @@ def test_the_disk_keeper_of_watch_and_mcp_warms_the_index_folders_line_cache(wri
         keeper.stop()
     assert cached_vectors(settings.index_dir) == before + 3  # the three note lines
     assert line_matrix(Index.load(settings.index_dir)) is not None  # gathered in the build folder, for every reader
+
+
+def test_the_long_running_apps_rewrite_an_index_an_older_notebot_wrote(write_notes, hash_settings):
+    settings = hash_settings(write_notes(NOTES))
+    for start in (lambda: NotebotApp(settings).ensure_index(), lambda: build_keyword_index_first(settings)):  # serve; mcp and watch
+        build_index(settings)
+        manifest_path = settings.index_dir / "manifest.json"
+        manifest_path.write_text(json.dumps({**json.loads(manifest_path.read_text()), "format_version": 3}))
+        with pytest.raises(OutdatedIndex):
+            Index.load(settings.index_dir)
+        start()
+        index = Index.load(settings.index_dir)
+        assert index.manifest["format_version"] == 4 and index.manifest["vectors"].get("complete", True)
+        assert search(index, "列式数据仓库", 1)[0].chunk.file == "gcp.md"

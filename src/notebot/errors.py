@@ -11,3 +11,7 @@ class NotebotError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message} — {self.hint}" if self.hint else self.message
+
+
+class OutdatedIndex(NotebotError):
+    """An index an older notebot wrote: a plain `notebot index` rewrites it from the embedding cache."""

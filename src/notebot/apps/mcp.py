@@ -185,7 +185,7 @@ def run(args, settings: Settings) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with contextlib.redirect_stdout(sys.stderr):  # nothing but protocol on stdout, even from a first build
         if build_keyword_index_first(settings):
-            log.info("no index in %s: built a keyword index of %s; vectors follow in the background",
+            log.info("no index in %s (or one an older notebot wrote): built a keyword index of %s; vectors follow in the background",
                      settings.index_dir, settings.corpus_dir)
         service = NotesService(settings)
         keeper, watcher = keep_disk_index(settings, watch=args.watch, poll=args.poll, index=lambda: service.index)

@@ -87,12 +87,14 @@ class NotebotApp:
         `meanwhile` runs while that index is built — in a forked child where the OS has fork, so two
         cores share the start (`serve` imports gradio meanwhile: each is about half of a first run's
         time to the first answer, benchmarks/README.md "First run")."""
-        from ..store import index_exists
+        from ..store import index_exists, needs_build
 
-        if index_exists(self.settings):
+        if not needs_build(self.settings):
             meanwhile()
             return
-        print(f"no index in {self.settings.index_dir}: building it from {self.settings.corpus_dir} …", file=sys.stderr)
+        print(f"the index in {self.settings.index_dir} was written by an older notebot: rewriting it from the embedding cache …"
+              if index_exists(self.settings) else f"no index in {self.settings.index_dir}: building it from {self.settings.corpus_dir} …",
+              file=sys.stderr)
         report = self._keyword_index_beside(meanwhile)
         print(f"indexed {report['files']} files, {report['chunks']} chunks" + (
               " for keyword search; embedding them in the background" if report["missing_vectors"] else ""), file=sys.stderr)

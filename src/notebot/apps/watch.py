@@ -419,11 +419,12 @@ def keep_disk_index(settings: Settings, watch: bool, poll: bool = False, warn: C
 
 
 def build_keyword_index_first(settings: Settings, warn: Callable[[str], None] = log.warning) -> dict | None:
-    """No index yet: a keyword-only one at once (seconds, no model load); a keeper adds the vectors."""
-    from ..store import index_exists
+    """No index yet: a keyword-only one at once (seconds, no model load); a keeper adds the vectors.
+    An index an older notebot wrote is rewritten the same way (its vectors come from the cache)."""
+    from ..store import needs_build
     from ..store.build import build_index
 
-    if index_exists(settings):
+    if not needs_build(settings):
         return None
     return build_index(settings, warn=warn, max_new_embeddings=0)
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from ..embed import Embedder
-from ..errors import NotebotError
+from ..errors import NotebotError, OutdatedIndex
 from ..records import Chunk
 from ..settings import Settings
 
@@ -158,3 +158,17 @@ def read_manifest(settings: Settings) -> dict:
 
 def index_exists(settings: Settings) -> bool:
     return get_store(settings).exists()
+
+
+def needs_build(settings: Settings) -> bool:
+    """No index yet, or one an older notebot wrote: what the long-running apps build before serving
+    (an upgrade takes seconds, vectors come from the embedding cache)."""
+    if not index_exists(settings):
+        return True
+    try:
+        read_manifest(settings)
+    except OutdatedIndex:
+        return True
+    except NotebotError:
+        return False  # damaged or unreachable: each question says what to do
+    return False

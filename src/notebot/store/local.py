@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 
 from ..embed import Embedder, get_embedder
-from ..errors import NotebotError
+from ..errors import NotebotError, OutdatedIndex
 from ..records import Chunk
 from ..tokenize import chinese_character_counts
 from . import Scored, read_json
@@ -279,7 +279,7 @@ def read_manifest(index_dir: Path) -> dict:
         raise NotebotError(f"the index in {index_dir} lives in the {manifest['store']!r} store, not 'local'",
                            "drop --store / NOTEBOT_STORE, or index again with --store local")
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise NotebotError(
+        raise OutdatedIndex(
             f"the index in {index_dir} has format {manifest.get('format_version')}, this notebot reads format {FORMAT_VERSION}",
             "upgrade it with: notebot index   (vectors come from the embedding cache)",
         )

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from ..embed import Embedder, get_embedder
-from ..errors import NotebotError
+from ..errors import NotebotError, OutdatedIndex
 from ..glossary import Glossary, mine_glossary
 from ..records import Chunk
 from ..redact import redact_url
@@ -180,7 +180,7 @@ class MilvusStore:
         facts = self._facts(collection)
         self._load(collection)
         if facts.get("format_version") != FORMAT:
-            raise NotebotError(f"the Milvus collection {collection} has format {facts.get('format_version')}, this notebot reads {FORMAT}",
+            raise OutdatedIndex(f"the Milvus collection {collection} has format {facts.get('format_version')}, this notebot reads {FORMAT}",
                                "rebuild it with: notebot index --store milvus   (vectors come from the embedding cache)")
         self._load(collection + TERMS_SUFFIX)
         local = pointer.get("manifest", {})
@@ -190,9 +190,11 @@ class MilvusStore:
     def previous_manifest(self) -> dict | None:
         try:
             return self.read_manifest()
+        except OutdatedIndex:
+            return None  # nothing to keep: build afresh
         except NotebotError as problem:
-            if problem.message.startswith("no index") or " has format " in problem.message:
-                return None  # nothing to keep: build afresh
+            if problem.message.startswith("no index"):
+                return None
             raise  # an unreachable server, or a collection that is not ours: never overwrite it
 
     def damage(self, manifest: dict) -> list[str]:
