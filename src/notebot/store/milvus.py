@@ -264,8 +264,9 @@ class MilvusStore:
             stored.update({r["id"]: (r["line_start"], r["line_end"], r["context"]) for r in batch})
         changed = [r for r in rows if stored.get(r["id"]) != (r["line_start"], r["line_end"], r["context"])]
         gone = sorted(set(stored) - {r["id"] for r in rows})
+        replaced = self._lookup(collection, "terms", [r["id"] for r in changed if r["id"] in stored] + gone)
         delta = _document_frequencies(r["terms"] for r in changed)
-        delta.subtract(_document_frequencies(self._lookup(collection, "terms", [r["id"] for r in changed if r["id"] in stored] + gone).values()))
+        delta.subtract(_document_frequencies(replaced.values()))
         for start in range(0, len(changed), INSERT_BATCH):
             self.client.upsert(collection, changed[start : start + INSERT_BATCH])
         for start in range(0, len(gone), INSERT_BATCH):
