@@ -243,6 +243,13 @@ def test_a_default_stated_about_another_subject_does_not_answer(real_index):
     assert reason == "the question asks for a default and the closest passages state none"
 
 
+def test_a_default_stated_under_most_words_of_a_long_name_answers():
+    group = Chunk("c1", "sysops.md", ("EC2", "Auto Scaling Group"), 1, 2, "- *cooldown period*：默认300秒")
+    question = "What is the default cooldown period of an EC2 Auto Scaling group?"
+    assert refusal_reason(question, [Hit(group, 1.0, 1)], None) is None
+    assert refusal_reason("What is the default cooldown of an Azure Virtual Machine Scale Set?", [Hit(group, 1.0, 1)], None)
+
+
 def test_number_question_answered_by_items_of_one_list_quotes_the_items(real_index):
     from notebot.answer.extractive import answer_lines
 

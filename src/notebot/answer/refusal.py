@@ -161,9 +161,18 @@ def _refusal_kind(question: str, hits: Sequence[Hit], evidence: Evidence | None)
 def _states_default(hits: Sequence[Hit], number: bool, names: Sequence[str]) -> bool:
     """A line states the default, in a passage about the question's subject: Redshift's "默认的queue
     并发…是5" says nothing of an SQS default."""
-    about = [hit for hit in hits if not names or any(name in normalize(hit.chunk.embed_text) for name in names)]
+    about = [hit for hit in hits if not names or any(_names(normalize(hit.chunk.embed_text), name) for name in names)]
     lines = (line for hit in about for line in hit.chunk.text.splitlines())
     return any(DEFAULT_WORD.search(line) and (not number or re.search(r"\d", line)) for line in lines)
+
+
+def _names(text: str, name: str) -> bool:
+    """The text names the subject: the whole name, or all but one word of a name of three or more
+    words (a note under "Auto Scaling Group" speaks of "EC2 Auto Scaling")."""
+    words = name.split()
+    if name in text or len(words) < 3:
+        return name in text
+    return sum(re.search(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", text) is not None for word in words) >= len(words) - 1
 
 
 def _merge_chinese(terms: Sequence[str], question: str) -> list[str]:
