@@ -169,10 +169,11 @@ def _states_default(hits: Sequence[Hit], number: bool, names: Sequence[str]) -> 
 def _names(text: str, name: str) -> bool:
     """The text names the subject: the whole name, or all but one word of a name of three or more
     words (a note under "Auto Scaling Group" speaks of "EC2 Auto Scaling")."""
+    if name in text:
+        return True
     words = name.split()
-    if name in text or len(words) < 3:
-        return name in text
-    return sum(re.search(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", text) is not None for word in words) >= len(words) - 1
+    named = sum(re.search(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", text) is not None for word in words)
+    return len(words) >= 3 and named >= len(words) - 1
 
 
 def _merge_chinese(terms: Sequence[str], question: str) -> list[str]:
