@@ -23,12 +23,11 @@ from ..question_words import (FUNCTION_CHARS, GRAMMAR_CHARS, LATIN_WORD, QUESTIO
                               bigram_positions)
 from ..records import Chunk
 from ..store import Index
-from ..tokenize import normalize, singulars, tokenize
+from ..tokenize import RUN, normalize, singulars, tokenize
 from .dictionary import primary_english, translations
 
 GENERIC_WORD_WEIGHT = 0.5  # an unknown lower-case English word (e.g. "protect") says less than an unknown name
 CJK = re.compile(r"[\u3400-\u9fff]")
-RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+(?:[.\-_/+][a-z0-9]+)*")
 ASKING = QUESTION_BIGRAMS | SUPERLATIVES  # "最大多大" asks; its characters are no content slots
 CLITIC = re.compile(r"(?<=[A-Za-z0-9])['’](?:s|t|re|ve|ll|d|m)\b")  # "the author's", "don't": no "s" or "t" to look for
 ACRONYM_PLURAL = re.compile(r"\b(([A-Z][A-Z0-9]+)s)\b")  # "LSIs", "APIs": an acronym and a plural s

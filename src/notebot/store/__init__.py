@@ -170,5 +170,5 @@ def needs_build(settings: Settings) -> bool:
     except OutdatedIndex:
         return True
     except NotebotError:
-        return False  # damaged or unreachable: each question says what to do
+        pass  # damaged or unreachable: each question says what to do
     return False
