@@ -57,25 +57,19 @@ def _build_index(settings: Settings, progress: Progress | None, rebuild: bool, w
     previous = store.previous_manifest()
     # Re-indexing keeps the index's own embedder unless another one is asked for.
     embedder_name = settings.embedder or (previous["embedder"]["name"] if previous else DEFAULT_EMBEDDER)
-    # A previous local build made the same way: notes whose size and mtime it recorded are not read
-    # again, and their chunks, vectors and postings are copied from it (store/local.py, format 3).
-    same_kind = (not rebuild and previous is not None and store.name == "local"
-                 and previous["embedder"]["name"] == embedder_name and previous["chunker"] == config.to_json()
-                 and previous["tokenizer"] == settings.tokenizer)
+    same_kind = _same_kind(previous, store.name, embedder_name, config, settings.tokenizer, rebuild)
     known = {entry["path"]: entry for entry in previous["corpus"]["files"]} if same_kind else {}
     scanned_at = time.time_ns()
     notes = scan_corpus(settings.corpus_dir, known, previous["corpus"].get("scanned_at_ns", 0) if same_kind else 0, warn)
     if not notes:
         raise NotebotError(f"no notes in {settings.corpus_dir}", "add .md, .markdown or .txt files there and index again")
-    fingerprint = corpus_fingerprint(notes)
     repaired: list[str] = []
     reuse = None
-    if not rebuild and previous and _same_build(previous, embedder_name, config, settings.tokenizer, fingerprint):
+    if not rebuild and previous and _same_build(previous, embedder_name, config, settings.tokenizer, corpus_fingerprint(notes)):
         repaired = store.damage(previous)
         if not repaired:
-            return {"files": len(notes), "chunks": previous["counts"]["chunks"], "embedded": 0, "reused": previous["counts"]["chunks"],
-                    "up_to_date": True, "repaired": [], "missing_vectors": 0, "notes_read": _read(notes),
-                    "seconds": time.perf_counter() - started}
+            chunks = previous["counts"]["chunks"]
+            return _report(notes, chunks, 0, chunks, 0, [], started, up_to_date=True)
         warn(f"the index in {store.location} is damaged ({', '.join(repaired)}): rewriting it from the embedding cache")
     elif same_kind:
         reuse = store.open_previous(previous)  # None when damaged or of an older format: everything is read
@@ -85,7 +79,35 @@ def _build_index(settings: Settings, progress: Progress | None, rebuild: bool, w
     if reuse is None and any(note.document is None for note in notes):
         scanned_at = time.time_ns()
         notes = scan_corpus(settings.corpus_dir, warn=warn)
+    rows, files = _chunk_notes(notes, reuse, previous, known, config)
+    if not len(rows):
+        raise NotebotError(f"the notes in {settings.corpus_dir} hold no text", "add some text to them and index again")
 
+    with writing(index_dir):
+        index_dir.mkdir(parents=True, exist_ok=True)
+    vectors, embedded, missing = _embed_with_cache(embedder, rows, index_dir / CACHE_FILE, rebuild, progress, warn,
+                                                   max_new_embeddings, embed_all_up_to)
+    manifest = _manifest(settings, embedder, config, notes, files, scanned_at, missing)
+    progress("write", 0, 1)
+    manifest["build_seconds"] = round(time.perf_counter() - started, 2)  # embedding dominates; writing is seconds
+    store.write(manifest, rows, vectors, previous=previous, rebuild=rebuild)
+    progress("write", 1, 1)
+    return _report(notes, len(rows), embedded, len(rows) - embedded - missing, missing, repaired, started)
+
+
+def _same_kind(previous: dict | None, store_name: str, embedder_name: str, config: ChunkerConfig, tokenizer: str,
+               rebuild: bool) -> bool:
+    """A previous local build made the same way: notes whose size and mtime it recorded are not read
+    again, and their chunks, vectors and postings are copied from it (store/local.py, format 3)."""
+    return (not rebuild and previous is not None and store_name == "local"
+            and previous["embedder"]["name"] == embedder_name and previous["chunker"] == config.to_json()
+            and previous["tokenizer"] == tokenizer)
+
+
+def _chunk_notes(notes: list[NoteFile], reuse, previous: dict | None, known: dict[str, dict],
+                 config: ChunkerConfig) -> tuple[BuildRows, list[dict]]:
+    """The build's rows in corpus order (an unchanged note's copied from `reuse`, the rest chunked
+    now) and each note's manifest entry."""
     rows = BuildRows(reuse)
     was = _previous_rows(previous) if reuse is not None else {}
     files = []
@@ -96,14 +118,13 @@ def _build_index(settings: Settings, progress: Progress | None, rebuild: bool, w
         rows.add(part)
         files.append({"path": note.path, "encoding": note.encoding, "chunks": len(part), "size": note.size,
                       "mtime_ns": note.mtime_ns, "sha256": note.sha256})
-    if not len(rows):
-        raise NotebotError(f"the notes in {settings.corpus_dir} hold no text", "add some text to them and index again")
+    return rows, files
 
-    with writing(index_dir):
-        index_dir.mkdir(parents=True, exist_ok=True)
-    vectors, embedded, missing = _embed_with_cache(embedder, rows, index_dir / CACHE_FILE, rebuild, progress, warn,
-                                                   max_new_embeddings, embed_all_up_to)
-    manifest = {
+
+def _manifest(settings: Settings, embedder: Embedder, config: ChunkerConfig, notes: list[NoteFile], files: list[dict],
+              scanned_at: int, missing: int) -> dict:
+    chunks = sum(entry["chunks"] for entry in files)
+    return {
         "format_version": FORMAT_VERSION,
         "notebot_version": __version__,
         "embedder": {"name": embedder.name, "dim": embedder.dim},
@@ -115,19 +136,18 @@ def _build_index(settings: Settings, progress: Progress | None, rebuild: bool, w
             "scanned_at_ns": scanned_at,  # notes modified this close before it are read again next time
             "files": files,
         },
-        "counts": {"files": len(notes), "chunks": len(rows)},
+        "counts": {"files": len(notes), "chunks": chunks},
         # Chunks without a vector yet hold zeros and never match a vector search (see max_new_embeddings).
-        "vectors": {"embedded": len(rows) - missing, "total": len(rows), "complete": missing == 0},
+        "vectors": {"embedded": chunks - missing, "total": chunks, "complete": missing == 0},
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    progress("write", 0, 1)
-    manifest["build_seconds"] = round(time.perf_counter() - started, 2)  # embedding dominates; writing is seconds
-    store.write(manifest, rows, vectors, previous=previous, rebuild=rebuild)
-    progress("write", 1, 1)
-    seconds = time.perf_counter() - started
-    return {"files": len(notes), "chunks": len(rows), "embedded": embedded, "reused": len(rows) - embedded - missing,
-            "up_to_date": False, "repaired": repaired, "missing_vectors": missing, "notes_read": _read(notes),
-            "seconds": seconds}
+
+
+def _report(notes: list[NoteFile], chunks: int, embedded: int, reused: int, missing: int, repaired: list[str],
+            started: float, up_to_date: bool = False) -> dict:
+    return {"files": len(notes), "chunks": chunks, "embedded": embedded, "reused": reused, "up_to_date": up_to_date,
+            "repaired": repaired, "missing_vectors": missing, "notes_read": _read(notes),
+            "seconds": time.perf_counter() - started}
 
 
 def _read(notes: list[NoteFile]) -> int:

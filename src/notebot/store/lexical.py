@@ -21,6 +21,7 @@ import math
 from array import array
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,15 +43,40 @@ def update_lexical(previous: "LexicalIndex | None", parts: Sequence[range | Sequ
     with their postings as they are (never re-tokenised); a list of texts is new chunks, tokenised here.
     Only new chunks' terms are looked up in the previous vocabulary; BM25 weights are recomputed for
     all postings (the mean length moves), terms left without postings are dropped."""
-    old_rows = [part for part in parts if isinstance(part, range)]
-    if old_rows and (previous is None or previous.tfs is None):
+    if any(isinstance(part, range) for part in parts) and (previous is None or previous.tfs is None):
         raise ValueError("rows of a previous build need its lexical counts (format 3)")
-    n_rows = sum(len(part) for part in parts)
-    lengths = np.zeros(n_rows, np.int32)
-    # previous row -> new row (-1: gone)
+    counted = _count_rows(previous, parts, tokenizer)
+    vocabulary = _merge_vocabulary(previous, list(counted.new_terms))
+    rank, doc, tf = _merge_postings(previous, counted, vocabulary)
+    blob, offsets, doc, tf = _group_by_term(vocabulary, rank, doc, tf)
+    lengths = counted.lengths
+    return {
+        "lexical-terms.npy": blob,
+        "lexical-offsets.npy": offsets,
+        "lexical-docs.npy": doc,
+        "lexical-weights.npy": bm25_weights(tf, lengths[doc] if len(doc) else np.zeros(0, np.int32), lengths),
+        "lexical-tfs.npy": tf,
+        "lexical-lengths.npy": lengths,
+    }
+
+
+@dataclass
+class _Counted:
+    """The new build's rows: each row's length, where each previous row went, the new chunks' postings."""
+
+    lengths: np.ndarray  # int32, tokens per new row
+    row_map: np.ndarray  # previous row -> new row (-1: gone)
+    new_terms: dict[str, int]  # term -> local id, in order of first sight
+    ids: np.ndarray  # int32 local term id of each new posting
+    rows: np.ndarray  # int32 its new row
+    counts: np.ndarray  # int32 its count
+
+
+def _count_rows(previous: "LexicalIndex | None", parts: Sequence[range | Sequence[str]], tokenizer: str) -> _Counted:
+    """Lay out the new rows and count the new chunks' (row, term, count) postings, chunk by chunk into
+    flat 4-byte arrays: no list of every token (100k chunks hold ~30M tokens: gigabytes as strings)."""
+    lengths = np.zeros(sum(len(part) for part in parts), np.int32)
     row_map = np.full(previous.n_docs if previous is not None else 0, -1, np.int64)
-    # New chunks' (row, term, count) postings, counted chunk by chunk into flat 4-byte arrays: no list
-    # of every token (100k chunks hold ~30M tokens: gigabytes as Python strings).
     new_terms: dict[str, int] = {}
     ids, rows, counts = array("i"), array("i"), array("i")
     at = 0
@@ -66,19 +92,27 @@ def update_lexical(previous: "LexicalIndex | None", parts: Sequence[range | Sequ
                 rows.extend([at + i] * len(found))
                 counts.extend(found.values())
         at += len(part)
-    new_ids, new_docs, new_tfs = [], [], []
-    if ids:
-        new_ids = [np.frombuffer(ids, np.int32).copy()]
-        new_docs = [np.frombuffer(rows, np.int32).copy()]
-        new_tfs = [np.frombuffer(counts, np.int32).copy()]
-    del ids, rows, counts
+    as_int32 = lambda values: np.frombuffer(values, np.int32).copy() if values else np.zeros(0, np.int32)  # noqa: E731
+    return _Counted(lengths, row_map, new_terms, as_int32(ids), as_int32(rows), as_int32(counts))
 
-    # The merged vocabulary, sorted by bytes: the previous terms (already sorted) with the new ones slotted in.
+
+@dataclass
+class _Vocabulary:
+    """The merged vocabulary, sorted by bytes: the previous terms (already sorted) with the new ones slotted in."""
+
+    blob: np.ndarray  # uint8, every merged term concatenated
+    term_bytes: np.ndarray  # int64 length of each merged term
+    old_rank: np.ndarray  # previous term -> merged rank
+    local_rank: np.ndarray  # new term local id -> merged rank
+    old_offsets: np.ndarray  # the previous build's offsets (a (1, 2) zero array for none)
+
+
+def _merge_vocabulary(previous: "LexicalIndex | None", new_terms: list[str]) -> _Vocabulary:
     old_offsets = np.asarray(previous.offsets) if previous is not None else np.zeros((1, 2), np.int64)
     old_blob = np.asarray(previous.terms) if previous is not None else np.zeros(0, np.uint8)
     n_old = len(old_offsets) - 1
     encoded = [term.encode("utf-8") for term in new_terms]
-    local_rank = np.empty(len(encoded), np.int64)  # new term local id -> rank in the merged vocabulary
+    local_rank = np.empty(len(encoded), np.int64)
     added: list[tuple[bytes, int, int]] = []  # (term, local id, insert position) of terms the previous build never saw
     found_old = np.full(len(encoded), -1, np.int64)
     old_bytes, old_starts = (old_blob.tobytes(), old_offsets[:, 0].tolist()) if encoded and n_old else (b"", [0])
@@ -95,8 +129,7 @@ def update_lexical(previous: "LexicalIndex | None", parts: Sequence[range | Sequ
         local_rank[local] = insert_at + j
     known = found_old >= 0
     local_rank[known] = old_rank[found_old[known]]
-    n_merged = n_old + len(added)
-    term_bytes = np.zeros(n_merged, np.int64)
+    term_bytes = np.zeros(n_old + len(added), np.int64)
     term_bytes[old_rank] = np.diff(old_offsets[:, 0])
     for j, (term, _, insert_at) in enumerate(added):
         term_bytes[insert_at + j] = len(term)
@@ -107,50 +140,46 @@ def update_lexical(previous: "LexicalIndex | None", parts: Sequence[range | Sequ
         pieces.append(term)
         cursor = insert_at
     pieces.append(old_blob[old_offsets[cursor, 0] :].tobytes())
-    blob = np.frombuffer(b"".join(pieces), np.uint8)
+    return _Vocabulary(np.frombuffer(b"".join(pieces), np.uint8), term_bytes, old_rank, local_rank, old_offsets)
 
-    # Postings: the previous build's for the rows kept (re-numbered), then the new chunks'. 4-byte
-    # integers throughout (a 100k-chunk build holds ~13M postings), each temporary freed as it goes.
+
+def _merge_postings(previous: "LexicalIndex | None", counted: _Counted,
+                    vocabulary: _Vocabulary) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(merged term rank, new row, count) of every posting: the previous build's for the rows kept
+    (re-numbered), then the new chunks' (taken out of `counted`). 4-byte integers throughout (a 100k-chunk build holds ~13M
+    postings), each temporary freed as it goes."""
+    ranks, docs, tfs = [], [], []
     if previous is not None and len(previous.docs):
-        old_term = np.repeat(np.arange(n_old, dtype=np.int32), np.diff(old_offsets[:, 1]))
-        old_doc = row_map[np.asarray(previous.docs)]
+        old_offsets = vocabulary.old_offsets
+        old_term = np.repeat(np.arange(len(old_offsets) - 1, dtype=np.int32), np.diff(old_offsets[:, 1]))
+        old_doc = counted.row_map[np.asarray(previous.docs)]
         keep = old_doc >= 0
-        ranks = [old_rank[old_term[keep]].astype(np.int32)]
-        docs = [old_doc[keep].astype(np.int32)]
-        tfs = [np.asarray(previous.tfs)[keep]]
+        ranks.append(vocabulary.old_rank[old_term[keep]].astype(np.int32))
+        docs.append(old_doc[keep].astype(np.int32))
+        tfs.append(np.asarray(previous.tfs)[keep])
         del old_term, old_doc, keep
-    else:
-        ranks, docs, tfs = [], [], []
-    if new_ids:
-        ranks.append(local_rank[new_ids.pop()].astype(np.int32))
-        docs.append(new_docs.pop())
-        tfs.append(new_tfs.pop())
-    rank = _joined(ranks, np.int32)
-    doc = _joined(docs, np.int32)
-    tf = _joined(tfs, np.int32)
+    if len(counted.ids):
+        ranks.append(vocabulary.local_rank[counted.ids].astype(np.int32))
+        docs.append(counted.rows)
+        tfs.append(counted.counts)
+        empty = np.zeros(0, np.int32)
+        counted.ids = counted.rows = counted.counts = empty  # handed over: freed once joined
+    return _joined(ranks, np.int32), _joined(docs, np.int32), _joined(tfs, np.int32)
 
-    # Drop terms no chunk holds any more, then group postings by term (docs ascending).
-    per_term = np.bincount(rank, minlength=n_merged)
+
+def _group_by_term(vocabulary: _Vocabulary, rank: np.ndarray, doc: np.ndarray,
+                   tf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Drop terms no chunk holds any more, then group postings by term (docs ascending): (terms blob,
+    offsets, docs, tfs)."""
+    per_term = np.bincount(rank, minlength=len(vocabulary.term_bytes))
     held = per_term > 0
     final = (np.cumsum(held) - 1).astype(np.int32)
-    blob = blob[np.repeat(held, term_bytes)]
-    rank = final[rank]
-    order = np.lexsort((doc, rank))
-    del rank
+    blob = vocabulary.blob[np.repeat(held, vocabulary.term_bytes)]
+    order = np.lexsort((doc, final[rank]))
     offsets = np.zeros((int(held.sum()) + 1, 2), np.int64)
-    offsets[1:, 0] = np.cumsum(term_bytes[held])
+    offsets[1:, 0] = np.cumsum(vocabulary.term_bytes[held])
     offsets[1:, 1] = np.cumsum(per_term[held])
-    doc = doc[order]
-    tf = tf[order]
-    del order
-    return {
-        "lexical-terms.npy": blob.astype(np.uint8),
-        "lexical-offsets.npy": offsets,
-        "lexical-docs.npy": doc,
-        "lexical-weights.npy": bm25_weights(tf, lengths[doc] if len(doc) else np.zeros(0, np.int32), lengths),
-        "lexical-tfs.npy": tf,
-        "lexical-lengths.npy": lengths,
-    }
+    return blob.astype(np.uint8), offsets, doc[order], tf[order]
 
 
 def _joined(arrays: list[np.ndarray], dtype) -> np.ndarray:
