@@ -204,3 +204,20 @@ def test_warming_embeds_code_lines_after_gathering_the_prose_lines_for_search(wr
     answer = ask(index, "UDP socket 用 SOCK_DGRAM 怎么创建？", settings)
     assert "`sock = socket.socket(AF_INET, SOCK_DGRAM)`" in answer.text, answer.text
     assert cached_vectors(settings.index_dir) == before, "the code line an answer quotes was embedded by the warm-up"
+
+
+def test_a_jieba_index_weighs_a_questions_words_as_the_default_index_does(write_notes, tmp_path):
+    from notebot.search.coverage import weigh_slots
+    from notebot.settings import Settings
+
+    corpus = write_notes({"kinesis.md": "# Kinesis\n数据存留为1天到一年。\n\n# S3\nS3 支持 SSE-KMS 加密。\n",
+                          "redshift.md": "# Redshift\n默认的 queue 并发是 5。\n"})
+    weighed = {}
+    for tokenizer in ("cjk-bigram-v1", "jieba-v1"):
+        settings = Settings.load(environ={}, corpus_dir=corpus, index_dir=tmp_path / tokenizer, embedder="hash", tokenizer=tokenizer)
+        build_index(settings)
+        index = Index.load(settings.index_dir)
+        weighed[tokenizer] = [weigh_slots(question, index) for question in ("Kinesis 的数据存留多久？", "红烧肉怎么做？")]
+    assert [(w.weights, w.known) for w in weighed["jieba-v1"]] == [(w.weights, w.known) for w in weighed["cjk-bigram-v1"]]
+    known, unknown = weighed["jieba-v1"]
+    assert all(known.known) and not any(unknown.known)
