@@ -528,3 +528,22 @@ def test_a_part_of_a_question_brings_only_a_passage_the_whole_question_also_foun
     found.append(Hit(secrets, 0.1, 3))  # once the whole question found it too, the part's passage comes second
     cited = with_each_part(index, found, ["上传多大的文件建议用分段上传", part], settings, {})
     assert [hit.chunk for hit in cited] == [upload, secrets, classes]
+
+
+def test_a_list_question_quotes_every_item_of_a_flat_list_under_its_heading(write_notes, hash_settings):
+    from notebot.store.build import build_index
+    from notebot.store.local import LocalIndex
+
+    notes = {"consulting.md": "# IT 顾问\n## 编程语言\n- **Python**：广泛应用于自动化、数据分析。\n"
+                              "- **Java**：在企业应用开发中常见。\n- **JavaScript**：用于前端开发，特别是Web应用。\n"
+                              "## 网络与安全\n- **网络协议**：理解TCP/IP、HTTP/HTTPS。\n"}
+    settings = hash_settings(write_notes(notes))
+    build_index(settings)
+    index = LocalIndex.load(settings.index_dir)
+    # No line heads the list (its heading does): the best item leads, the others follow in note order.
+    answer = ask(index, "Which programming languages are used for Web development?", settings)
+    assert answer.text.splitlines()[1:4] == ["- **JavaScript**：用于前端开发，特别是Web应用。 [1]", "- **Python**：广泛应用于自动化、数据分析。 [1]",
+                                             "- **Java**：在企业应用开发中常见。 [1]"], answer.text
+    # Not a list question: the line that answers stands alone.
+    answer = ask(index, "JavaScript 用于什么开发？", settings)
+    assert "前端开发" in answer.text and "**Python**" not in answer.text, answer.text

@@ -8,7 +8,8 @@ unit it asks for when it names one: "几天" days, "多大" bytes —, a compari
 two-part question a line for each part). The best lines — a line of a code block too, shown as
 code — are quoted whole, best first, so a number or term is never cut. A chosen list head brings its items
 along — notes put the answer to "which styles…?" under a line like "Distribution Styles：" — also
-when the chunker split the list from its head or its last items.
+when the chunker split the list from its head or its last items; a list that only its heading heads
+("### 编程语言" over "- **Python**：…") is quoted whole when a list question's best line is one of its items.
 """
 
 from __future__ import annotations
@@ -138,7 +139,8 @@ def _part_vectors(parts: list[str], known: dict, index: Index) -> dict:
 
 def _choose(question, parts, part_vectors, candidates, scorer, by_hit, index, query_vector) -> tuple[list[Line], set[tuple[int, int]], int]:
     """The lines to quote, best first; the list heads among them that are quoted whole; and how many
-    of the first lines must be quoted (the lead, each part's and each side's best line)."""
+    of the first lines must be quoted (the lead, each part's and each side's best line, the items of
+    a list question's flat list)."""
     scores, lead_scores = scorer.scored(question, query_vector)
     ranked = _distinct(sorted(zip(scores, candidates), key=lambda item: -item[0]))
     best = ranked[0][0]
@@ -151,7 +153,28 @@ def _choose(question, parts, part_vectors, candidates, scorer, by_hit, index, qu
     if question_kind(question) == "comparison":
         required += _sides(question, ranked, chosen[:1] + required, index)
     chosen = _after_lead(chosen, required)
-    return chosen, whole_lists, 1 + len([line for line in dict.fromkeys(required) if line != chosen[0]])
+    needed = 1 + len([line for line in dict.fromkeys(required) if line != chosen[0]])
+    # A list question led by an item of a list no line heads: the list's items follow the lead, all quoted.
+    items = _flat_list(chosen[0], by_hit[chosen[0].hit_number]) if question_kind(question) == "list" else []
+    if 2 <= len(items) <= LEAD_CHILDREN:
+        chosen, needed = _after_lead(chosen, items), max(needed, len(items))
+    return chosen, whole_lists, needed
+
+
+def _flat_list(lead: Line, lines: list[Line]) -> list[Line]:
+    """The items of the list the lead line is an item of, in note order, when no line of its chunk
+    heads the list (it is its section's body: "### 编程语言" over "- **Python**：…", "- **Java**：…")
+    and no item has sub-items (then it lists topics, each its own answer); else none."""
+    if lead.code or not lead.item or lead.parent_position >= 0:
+        return []
+    in_list = lambda line: not line.code and (line.indent > lead.indent or line.item and line.indent == lead.indent)  # noqa: E731
+    start = end = lead.position
+    while start > 0 and in_list(lines[start - 1]):
+        start -= 1
+    while end + 1 < len(lines) and in_list(lines[end + 1]):
+        end += 1
+    items = lines[start : end + 1]
+    return [] if any(line.indent > lead.indent for line in items) else items
 
 
 def _quote(question, chosen, whole_lists, required, by_hit, hits, index) -> list[Line]:

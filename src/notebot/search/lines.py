@@ -64,6 +64,7 @@ class Line:
     titled: bool = False  # a paragraph wholly in bold or italics over a list: it heads the items (TITLE)
     code: bool = False  # a line of a code block: quotable on its own, never an item of a list
     statement: int = 0  # a code line: the file line number where its statement starts (brackets, "\\")
+    item: bool = False  # a list item ("- …", "1. …")
 
 
 def split_lines(text: str, hit_number: int = 1, first_line: int = 1, code: bool = False) -> list[Line]:
@@ -103,7 +104,7 @@ def split_lines(text: str, hit_number: int = 1, first_line: int = 1, code: bool 
         parent = open_items[-1][1] if open_items else None
         for part in parts:
             units.append(Line(hit_number, len(units), indent, part, first_line + offset,
-                              parent.text if parent else "", parent.position if parent else -1, titled=titled))
+                              parent.text if parent else "", parent.position if parent else -1, titled=titled, item=item))
         open_items.append((depth, units[-1], introduces))
     return units
 
