@@ -146,8 +146,8 @@ def _merge_vocabulary(previous: "LexicalIndex | None", new_terms: list[str]) -> 
 def _merge_postings(previous: "LexicalIndex | None", counted: _Counted,
                     vocabulary: _Vocabulary) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(merged term rank, new row, count) of every posting: the previous build's for the rows kept
-    (re-numbered), then the new chunks' (taken out of `counted`). 4-byte integers throughout (a 100k-chunk build holds ~13M
-    postings), each temporary freed as it goes."""
+    (re-numbered), then the new chunks' (taken out of `counted`). 4-byte integers throughout (a
+    100k-chunk build holds ~13M postings), each temporary freed as it goes."""
     ranks, docs, tfs = [], [], []
     if previous is not None and len(previous.docs):
         old_offsets = vocabulary.old_offsets
