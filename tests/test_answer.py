@@ -22,6 +22,18 @@ from notebot.store.local import LocalIndex
 SETTINGS = Settings.load(environ={})
 
 
+@pytest.fixture
+def indexed(write_notes, hash_settings):
+    """indexed({"a.md": "# A\\ntext"}) -> the index of those notes, built with the hash embedder, and its settings."""
+
+    def build(notes: dict[str, str]) -> tuple[LocalIndex, Settings]:
+        settings = hash_settings(write_notes(notes))
+        build_index(settings)
+        return LocalIndex.load(settings.index_dir), settings
+
+    return build
+
+
 def test_chinese_question_gets_the_fact_with_a_citation_to_the_right_heading(real_index):
     answer = ask(real_index, "DynamoDB 的 item 最大多大？", SETTINGS)
     assert not answer.refused and "400KB" in answer.text.replace(" ", "")
@@ -305,31 +317,23 @@ def test_split_lines_keeps_code_lines_only_when_asked():
     assert [(line.text, line.indent, line.line_number) for line in code] == [("model.add(Embedding(output_dim=128))", 2, 5)]
 
 
-def test_a_question_about_code_is_answered_by_the_code_line_shown_as_code(write_notes, hash_settings):
-    from notebot.store.build import build_index
-    from notebot.store.local import LocalIndex
-
+def test_a_question_about_code_is_answered_by_the_code_line_shown_as_code(indexed):
     notes = {"nlp.md": "# 文本分类\n## Embedding\n- 用 Embedding layer 把单词变成向量：\n```python\n"
                        "embedding = layers.Embedding(input_dim=10000,\n    output_dim=128, # set size of embedding vector\n"
                        "    input_length=15)\n```\n- 之后接一个 pooling 层\n"}
-    settings = hash_settings(write_notes(notes))
-    build_index(settings)
-    answer = ask(LocalIndex.load(settings.index_dir), "Embedding layer 的 output_dim 设成了多少？", settings)
+    index, settings = indexed(notes)
+    answer = ask(index, "Embedding layer 的 output_dim 设成了多少？", settings)
     assert "`output_dim=128, # set size of embedding vector`" in answer.text, answer.text
     assert 6 in answer.quoted[1], "the UI marks the code line inside its source card"
 
 
-def test_a_code_line_is_quoted_with_the_rest_of_its_statement(write_notes, hash_settings):
-    from notebot.store.build import build_index
-    from notebot.store.local import LocalIndex
-
+def test_a_code_line_is_quoted_with_the_rest_of_its_statement(indexed):
     notes = {"gce.md": "# Compute Engine\n## Autoscaling\n- 给 instance group 开自动扩展：\n```bash\n"
                        "gcloud compute instance-groups managed set-autoscaling instance-group-2 \\\n"
                        "  --max-num-replicas 3 \\\n  --target-cpu-utilization 0.60 \\\n  --cool-down-period 120\n"
                        "gcloud compute instance-groups list\n```\n"}
-    settings = hash_settings(write_notes(notes))
-    build_index(settings)
-    answer = ask(LocalIndex.load(settings.index_dir), "instance group 自动扩展的 cool-down-period 是多少？", settings)
+    index, settings = indexed(notes)
+    answer = ask(index, "instance group 自动扩展的 cool-down-period 是多少？", settings)
     quoted = [line.strip() for line in answer.text.splitlines()[1:]]
     assert quoted[0].startswith("- `gcloud compute instance-groups managed set-autoscaling"), answer.text
     assert "`--target-cpu-utilization 0.60 \\`" in answer.text and "`--cool-down-period 120`" in answer.text
@@ -513,12 +517,10 @@ def test_a_line_copied_into_another_note_is_quoted_once():
     assert [line for _, line in _distinct([(0.9, first), (0.8, copy), (0.7, other)])] == [first, other]
 
 
-def test_a_part_of_a_question_brings_only_a_passage_the_whole_question_also_found(write_notes, hash_settings):
+def test_a_part_of_a_question_brings_only_a_passage_the_whole_question_also_found(indexed):
     notes = {"s3.md": "# S3\n## 分段上传\n- 分段上传：推荐 100MB 以上使用，5GB 以上必须使用\n## 存储类\n- Glacier 适合归档\n",
              "secrets.md": "# Secrets Manager\n- 密钥多大以上就必须用 KMS 加密\n"}
-    settings = hash_settings(write_notes(notes))
-    build_index(settings)
-    index = LocalIndex.load(settings.index_dir)
+    index, settings = indexed(notes)
     upload, classes, secrets = (next(c for c in index.chunks if word in c.text) for word in ("分段上传", "Glacier", "密钥"))
     part = "多大以上就必须用"
     assert search(index, part, 1)[0].chunk == secrets  # the part alone, without its subject, finds another note
@@ -530,16 +532,11 @@ def test_a_part_of_a_question_brings_only_a_passage_the_whole_question_also_foun
     assert [hit.chunk for hit in cited] == [upload, secrets, classes]
 
 
-def test_a_list_question_quotes_every_item_of_a_flat_list_under_its_heading(write_notes, hash_settings):
-    from notebot.store.build import build_index
-    from notebot.store.local import LocalIndex
-
+def test_a_list_question_quotes_every_item_of_a_flat_list_under_its_heading(indexed):
     notes = {"consulting.md": "# IT 顾问\n## 编程语言\n- **Python**：广泛应用于自动化、数据分析。\n"
                               "- **Java**：在企业应用开发中常见。\n- **JavaScript**：用于前端开发，特别是Web应用。\n"
                               "## 网络与安全\n- **网络协议**：理解TCP/IP、HTTP/HTTPS。\n"}
-    settings = hash_settings(write_notes(notes))
-    build_index(settings)
-    index = LocalIndex.load(settings.index_dir)
+    index, settings = indexed(notes)
     # No line heads the list (its heading does): the best item leads, the others follow in note order.
     answer = ask(index, "Which programming languages are used for Web development?", settings)
     assert answer.text.splitlines()[1:4] == ["- **JavaScript**：用于前端开发，特别是Web应用。 [1]", "- **Python**：广泛应用于自动化、数据分析。 [1]",
