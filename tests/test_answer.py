@@ -150,6 +150,12 @@ def test_answerable_questions_in_both_languages_are_not_refused(real_index):
         assert not ask(real_index, question, SETTINGS).refused, question
 
 
+def test_a_question_asked_in_everyday_words_the_notes_never_use_is_still_answered(real_index):
+    # 好多, 攒 and 一块儿 are nowhere in the notes: how the learner asks, not what about.
+    answer = ask(real_index, "KPL 能把好多条 record 攒一块儿发出去吗？", SETTINGS)
+    assert not answer.refused and "batching" in answer.text
+
+
 def test_the_answer_leads_with_the_line_that_answers(real_index):
     for question, fact in (("DynamoDB 的 item 最大多大？", "400KB"), ("S3 单个对象最大可以多大？", "5TB")):
         answer = ask(real_index, question, SETTINGS)
