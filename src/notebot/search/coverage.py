@@ -31,7 +31,7 @@ from .dictionary import primary_english, translations
 # ("protect") or a Chinese character never beside its neighbours here (攒 of "攒起来", 搞 of "搞技术")
 # is how a learner asks as often as what about; an unknown name ("Snowflake") is the subject itself.
 # Measured on every set (benchmarks/README.md, 2026-12-04): at half weight, four answerable questions
-# asked in everyday words are no longer refused and no unanswerable one is answered; at a quarter, one is.
+# asked in everyday words are no longer refused and no unanswerable one is answered; at a quarter, two are.
 UNKNOWN_WORD_WEIGHT = 0.5
 CJK = re.compile(r"[\u3400-\u9fff]")
 ASKING = QUESTION_BIGRAMS | SUPERLATIVES  # "最大多大" asks; its characters are no content slots
