@@ -31,7 +31,8 @@ from .dictionary import primary_english, translations
 # ("protect") or a Chinese character never beside its neighbours here (攒 of "攒起来", 搞 of "搞技术")
 # is how a learner asks as often as what about; an unknown name ("Snowflake") is the subject itself.
 # Measured on every set (benchmarks/README.md, 2026-12-04): at half weight, four answerable questions
-# asked in everyday words are no longer refused and no unanswerable one is answered; at a quarter, two are.
+# asked in everyday words are no longer refused and no unanswerable one is answered; at a quarter, two
+# unanswerable ones are.
 UNKNOWN_WORD_WEIGHT = 0.5
 CJK = re.compile(r"[\u3400-\u9fff]")
 ASKING = QUESTION_BIGRAMS | SUPERLATIVES  # "最大多大" asks; its characters are no content slots
@@ -194,11 +195,10 @@ def _weigh(question: str, index: Index) -> WeighedSlots:
         found = [frequencies[c] for c in slot.candidates if frequencies.get(c)]
         if slot.text in char_frequencies:
             # A Chinese character weighs what the character itself tells apart: 表/用/个 little, 烧/皇 much.
-            weights.append(idf(char_frequencies[slot.text]) * (1.0 if found else UNKNOWN_WORD_WEIGHT))
-        elif found:
-            weights.append(idf(min(found)))
+            weight = idf(char_frequencies[slot.text])
         else:
-            weights.append(idf(0) * (1.0 if slot.name else UNKNOWN_WORD_WEIGHT))
+            weight = idf(min(found)) if found else idf(0)
+        weights.append(weight if found or slot.name else weight * UNKNOWN_WORD_WEIGHT)
         known.append(bool(found))
     return WeighedSlots(tuple(slots), tuple(weights), tuple(known), char_frequencies)
 
