@@ -261,6 +261,13 @@ def test_a_default_stated_about_another_subject_does_not_answer(real_index):
     assert reason == "the question asks for a default and the closest passages state none"
 
 
+def test_a_default_stated_of_another_subject_in_a_passage_that_mentions_the_asked_one_does_not_answer():
+    dynamodb = Chunk("c1", "notes.md", ("Database", "DynamoDB"), 1, 3, "- Streams 可以发到 Kinesis\n- DAX：\n  - 默认5分钟的TTL")
+    reason = refusal_reason("How many shards can a Kinesis data stream have by default?", [Hit(dynamodb, 1.0, 1)], None)
+    assert reason == "the question asks for a default and the closest passages state none"
+    assert refusal_reason("What is the default TTL of the DAX cache?", [Hit(dynamodb, 1.0, 1)], None) is None
+
+
 def test_a_default_stated_under_most_words_of_a_long_name_answers():
     group = Chunk("c1", "sysops.md", ("EC2", "Auto Scaling Group"), 1, 2, "- *cooldown period*：默认300秒")
     question = "What is the default cooldown period of an EC2 Auto Scaling group?"

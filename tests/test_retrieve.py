@@ -99,6 +99,16 @@ def test_a_sibling_whose_line_holds_the_whole_question_overtakes_one_that_only_n
     assert [chunk for chunk, _ in by_best_line(index, query, ranked, question)] == [overview, drawbacks]
 
 
+def test_a_number_question_ranks_the_sibling_stating_the_number_over_the_introduction(write_notes, hash_settings):
+    notes = {"gcp.md": "# Cloud Spanner\nCloud Spanner：全球分布式的关系型数据库，跨区域复制，高可用。\n"
+                       "# Cloud Spanner\n- 计算和存储分离\n- 目前最多可对 4 个区域进行复制\n"}
+    index, (introduction, numbers) = indexed(write_notes, hash_settings, notes)
+    ranked = [(introduction, 0.30), (numbers, 0.29)]  # the introduction names more of the question
+    reorder = lambda query: [chunk for chunk, _ in by_best_line(index, query, ranked, None, depth=0, coverage_depth=5)]  # noqa: E731
+    assert reorder("Cloud Spanner 跨区域复制最多能覆盖几个区域？") == [numbers, introduction]
+    assert reorder("Cloud Spanner 的跨区域复制是什么？") == [introduction, numbers]  # no number asked: the order holds
+
+
 def test_line_evidence_never_reorders_past_its_depth(write_notes, hash_settings):
     index, _ = indexed(write_notes, hash_settings, {"a.md": "".join(f"# H{i}\n- line {i} about topic {i}\n" for i in range(16))})
     ranked = [(chunk, 1.0 - i / 20) for i, chunk in enumerate(index.chunks)]

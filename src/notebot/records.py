@@ -36,13 +36,17 @@ class Chunk:
         return " > ".join(self.headings)
 
     @property
+    def where(self) -> str:
+        """The note's name and the heading path, then the note's frontmatter words when it has any."""
+        title = self.file.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        where = " > ".join((title, *self.headings))
+        # only notes with frontmatter: every other embed_text (and its cached vector) is unchanged
+        return f"{where} | {self.context}" if self.context else where
+
+    @property
     def embed_text(self) -> str:
         """What the embedder and the lexical index see: heading context first, then the text."""
-        title = self.file.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-        context = " > ".join((title, *self.headings))
-        if self.context:  # only notes with frontmatter: every other embed_text (and its cached vector) is unchanged
-            context = f"{context} | {self.context}"
-        return f"{context}\n{self.text}"
+        return f"{self.where}\n{self.text}"
 
     def to_json(self) -> dict:
         data = {"id": self.id, "file": self.file, "headings": list(self.headings), "line_start": self.line_start,

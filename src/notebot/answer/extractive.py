@@ -20,12 +20,11 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 
-from ..question_words import QUESTION_WORDS
+from ..question_words import NUMBER_QUESTION, QUESTION_WORDS
 from ..records import Answer, Hit
 from ..search.coverage import question_names
 from ..search.lines import Line, line_text, line_vectors, list_head_before, orphaned_items, overlap, split_lines, term_weights
 from ..store import Index
-from .refusal import NUMBER_QUESTION
 
 MAX_LINES = 5  # lines chosen by score, best first; each may bring its sub-items along
 MAX_QUOTED = 8  # lines quoted in all, sub-items included

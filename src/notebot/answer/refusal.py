@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..records import Hit
+from ..question_words import NUMBER_QUESTION
 from ..search.coverage import CJK, question_names, text_terms, weigh_slots
 from ..store import Index
 from ..tokenize import normalize
@@ -56,9 +57,6 @@ SHARE = re.compile(r"\d[\d.,]*\s*%|百分之|[一二三四五六七八九]折")
 # when it asks for one — not by the subject's other numbers.
 DEFAULT_WORD = re.compile(r"默认|缺省|\bdefault", re.I)
 CLAUSE_END = re.compile(r"[？?；;。]")
-# A question asking for a number: here it wants a default stated with a digit; the answerer
-# (extractive.py) prefers lines that state a number. "哪几种" asks which kinds, not how many.
-NUMBER_QUESTION = re.compile(r"多少|多大|多久|多长|(?<!哪)几个|(?<!哪)几种|几倍|几份|几[天日秒年次]|几分钟|几个?小时|how (?:much|many|long|big|large|fast|often|quickly)|what (?:size|limit)|max(?:imum)?\b|最大|最小|最多|最长|上限", re.I)
 
 
 @dataclass(frozen=True)
@@ -159,11 +157,17 @@ def _refusal_kind(question: str, hits: Sequence[Hit], evidence: Evidence | None)
 
 
 def _states_default(hits: Sequence[Hit], number: bool, names: Sequence[str]) -> bool:
-    """A line states the default, in a passage about the question's subject: Redshift's "默认的queue
-    并发…是5" says nothing of an SQS default."""
-    about = [hit for hit in hits if not names or any(_names(normalize(hit.chunk.embed_text), name) for name in names)]
-    lines = (line for hit in about for line in hit.chunk.text.splitlines())
-    return any(DEFAULT_WORD.search(line) and (not number or re.search(r"\d", line)) for line in lines)
+    """A line states the default of the question's subject: the line or where it sits (note, headings) names it.
+    Redshift's "默认的queue并发…是5" says nothing of an SQS default, nor DAX's "默认5分钟的TTL" of
+    Kinesis in a DynamoDB passage that mentions Kinesis elsewhere."""
+    for hit in hits:
+        where = normalize(hit.chunk.where)
+        for line in hit.chunk.text.splitlines():
+            if not DEFAULT_WORD.search(line) or (number and not re.search(r"\d", line)):
+                continue
+            if not names or any(_names(f"{where} {normalize(line)}", name) for name in names):
+                return True
+    return False
 
 
 def _names(text: str, name: str) -> bool:

@@ -35,6 +35,8 @@ from .dictionary import primary_english, translations
 # unanswerable ones are.
 UNKNOWN_WORD_WEIGHT = 0.5
 CJK = re.compile(r"[\u3400-\u9fff]")
+# A line that states a number: digits, or a complexity ("O(nlogn)" answers "复杂度是多少").
+STATES_NUMBER = re.compile(r"\d|O\([^)]*\)")
 ASKING = QUESTION_BIGRAMS | SUPERLATIVES  # "最大多大" asks; its characters are no content slots
 CLITIC = re.compile(r"(?<=[A-Za-z0-9])['’](?:s|t|re|ve|ll|d|m)\b")  # "the author's", "don't": no "s" or "t" to look for
 ACRONYM_PLURAL = re.compile(r"\b(([A-Z][A-Z0-9]+)s)\b")  # "LSIs", "APIs": an acronym and a plural s
@@ -156,17 +158,20 @@ class WeighedSlots:
                 missing.append(slot)
         return hit_weight / (sum(self.weights) or 1.0), missing
 
-    def line_coverage(self, chunk: Chunk) -> float:
-        """The best share a single line of the chunk holds, read with its heading path."""
-        return max((self.covered(terms)[0] for terms in line_terms(chunk.text, tuple(chunk.headings))), default=0.0)
+    def line_coverage(self, chunk: Chunk, stating_a_number: bool = False) -> float:
+        """The best share a single line of the chunk holds, read with its heading path;
+        `stating_a_number`: of its lines that state a number (STATES_NUMBER) only."""
+        lines = line_terms(chunk.text, tuple(chunk.headings))
+        return max((self.covered(terms)[0] for terms, states in lines if states or not stating_a_number), default=0.0)
 
 
 @lru_cache(maxsize=256)  # ~25 kB a passage in the vault (measured): ~6 MB in all
-def line_terms(text: str, headings: tuple[str, ...]) -> tuple[frozenset[str], ...]:
-    """The terms of each line of a passage together with its heading path's (read once per passage:
-    the same passages come back question after question)."""
+def line_terms(text: str, headings: tuple[str, ...]) -> tuple[tuple[frozenset[str], bool], ...]:
+    """The terms of each line of a passage together with its heading path's, and whether the line
+    states a number (read once per passage: the same passages come back question after question)."""
     heading = text_terms(" ".join(headings))
-    return tuple(frozenset(heading | text_terms(line)) for line in text.splitlines() if line.strip())
+    return tuple((frozenset(heading | text_terms(line)), STATES_NUMBER.search(line) is not None)
+                 for line in text.splitlines() if line.strip())
 
 
 def weigh_slots(question: str, index: Index) -> WeighedSlots:

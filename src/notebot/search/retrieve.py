@@ -9,6 +9,7 @@ from typing import Protocol
 import numpy as np
 
 from ..errors import NotebotError
+from ..question_words import NUMBER_QUESTION
 from ..records import Chunk, Hit
 from ..settings import MODES
 from ..store import Index, Scored
@@ -72,6 +73,10 @@ TAIL_LINES_PER_PASSAGE = 2
 # Plain hybrid search (no line vectors read) reorders only its first five by it: read deeper, it
 # lifted more vault passages into the top 5 but pushed one `corpus/` answer out of two files' top 5.
 # Measured on the whole vault and `corpus/` (benchmarks/README.md, 2026-12-03 11:35).
+# A number question ("…最多能覆盖几个区域？") is answered by a line stating a number: its passages are
+# ranked by their lines that state one (a passage with none ranks last), so the section's introduction
+# that names the subject no longer outranks the sibling holding its number. Measured on every set
+# (benchmarks/README.md, 2026-12-04 17:50): 2 more passages first, 4 more higher, 1 lower (4th to 5th).
 LINE_COVERAGE_WEIGHT = 0.5
 COVERAGE_DEPTH = 12
 
@@ -218,8 +223,8 @@ def by_best_line(index: Index, query: str, ranked: Scored, query_vector: np.ndar
     if np.isfinite(best).any():
         line_rank[np.lexsort((np.arange(len(best)), -best))] = np.arange(1, len(best) + 1)
         votes[: len(best)] += LINE_WEIGHT / (RRF_K + line_rank[: len(best)])
-    slots = weigh_slots(query, index)
-    coverage = np.array([slots.line_coverage(chunk) for chunk, _ in head])
+    slots, wants_number = weigh_slots(query, index), NUMBER_QUESTION.search(query) is not None
+    coverage = np.array([slots.line_coverage(chunk, stating_a_number=wants_number) for chunk, _ in head])
     coverage_rank = 1 + (coverage[None, :] > coverage[:, None]).sum(axis=1)  # ties share the better rank
     votes += LINE_COVERAGE_WEIGHT / (RRF_K + coverage_rank)
     rescored = [(chunk, score + float(votes[i])) for i, (chunk, score) in enumerate(head)]
