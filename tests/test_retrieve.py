@@ -109,6 +109,16 @@ def test_a_number_question_ranks_the_sibling_stating_the_number_over_the_introdu
     assert reorder("Cloud Spanner 的跨区域复制是什么？") == [introduction, numbers]  # no number asked: the order holds
 
 
+def test_an_english_superlative_asks_for_a_number_as_the_chinese_one_does(write_notes, hash_settings):
+    notes = {"sqs.md": "# SQS\nSQS keeps each message in the queue until a consumer deletes the message.\n"
+                       "# SQS\n- messages stay 4 days by default\n- at most 14 days\n"}
+    index, (introduction, numbers) = indexed(write_notes, hash_settings, notes)
+    ranked = [(introduction, 0.30), (numbers, 0.29)]
+    reorder = lambda query: [chunk for chunk, _ in by_best_line(index, query, ranked, None, depth=0, coverage_depth=5)]  # noqa: E731
+    assert reorder("What's the longest SQS keeps a message in the queue?") == [numbers, introduction]
+    assert reorder("How does SQS keep a message in the queue?") == [introduction, numbers]
+
+
 def test_line_evidence_never_reorders_past_its_depth(write_notes, hash_settings):
     index, _ = indexed(write_notes, hash_settings, {"a.md": "".join(f"# H{i}\n- line {i} about topic {i}\n" for i in range(16))})
     ranked = [(chunk, 1.0 - i / 20) for i, chunk in enumerate(index.chunks)]
