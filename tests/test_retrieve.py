@@ -70,6 +70,11 @@ def indexed(write_notes, hash_settings, notes: dict[str, str]):
     return index, sorted(index.chunks, key=lambda chunk: (chunk.file, chunk.line_start))
 
 
+def by_coverage_alone(index, query: str, ranked) -> list:
+    """The chunks in the order plain search's re-rank gives them: line coverage over the first five, no line vectors."""
+    return [chunk for chunk, _ in by_best_line(index, query, ranked, None, depth=0, coverage_depth=5)]
+
+
 def test_the_passage_holding_the_answering_line_is_ranked_first(write_notes, hash_settings):
     notes = {"tcp.md": "# TCP\n- 可靠传输，面向连接\n- 流量控制与拥塞控制\n"
                        "# Handshake\n- 报文段有序号\n- three-way handshake: SYN, SYN-ACK, ACK\n"}
@@ -94,7 +99,7 @@ def test_a_sibling_whose_line_holds_the_whole_question_overtakes_one_that_only_n
     assert [chunk for chunk, _ in by_best_line(index, query, ranked, question)] == [drawbacks, overview]
     # Plain search reads no line vectors (depth 0, no query vector): the coverage alone closes a smaller gap.
     close = [(overview, 0.30), (drawbacks, 0.29)]
-    assert [chunk for chunk, _ in by_best_line(index, query, close, None, depth=0, coverage_depth=5)] == [drawbacks, overview]
+    assert by_coverage_alone(index, query, close) == [drawbacks, overview]
     monkeypatch.setattr(retrieve, "LINE_COVERAGE_WEIGHT", 0.0)  # by line cosines alone the gap holds
     assert [chunk for chunk, _ in by_best_line(index, query, ranked, question)] == [overview, drawbacks]
 
@@ -104,9 +109,8 @@ def test_a_number_question_ranks_the_sibling_stating_the_number_over_the_introdu
                        "# Cloud Spanner\n- 计算和存储分离\n- 目前最多可对 4 个区域进行复制\n"}
     index, (introduction, numbers) = indexed(write_notes, hash_settings, notes)
     ranked = [(introduction, 0.30), (numbers, 0.29)]  # the introduction names more of the question
-    reorder = lambda query: [chunk for chunk, _ in by_best_line(index, query, ranked, None, depth=0, coverage_depth=5)]  # noqa: E731
-    assert reorder("Cloud Spanner 跨区域复制最多能覆盖几个区域？") == [numbers, introduction]
-    assert reorder("Cloud Spanner 的跨区域复制是什么？") == [introduction, numbers]  # no number asked: the order holds
+    assert by_coverage_alone(index, "Cloud Spanner 跨区域复制最多能覆盖几个区域？", ranked) == [numbers, introduction]
+    assert by_coverage_alone(index, "Cloud Spanner 的跨区域复制是什么？", ranked) == [introduction, numbers]  # no number asked: the order holds
 
 
 def test_an_english_superlative_asks_for_a_number_as_the_chinese_one_does(write_notes, hash_settings):
@@ -114,9 +118,8 @@ def test_an_english_superlative_asks_for_a_number_as_the_chinese_one_does(write_
                        "# SQS\n- messages stay 4 days by default\n- at most 14 days\n"}
     index, (introduction, numbers) = indexed(write_notes, hash_settings, notes)
     ranked = [(introduction, 0.30), (numbers, 0.29)]
-    reorder = lambda query: [chunk for chunk, _ in by_best_line(index, query, ranked, None, depth=0, coverage_depth=5)]  # noqa: E731
-    assert reorder("What's the longest SQS keeps a message in the queue?") == [numbers, introduction]
-    assert reorder("How does SQS keep a message in the queue?") == [introduction, numbers]
+    assert by_coverage_alone(index, "What's the longest SQS keeps a message in the queue?", ranked) == [numbers, introduction]
+    assert by_coverage_alone(index, "How does SQS keep a message in the queue?", ranked) == [introduction, numbers]
 
 
 def test_line_evidence_never_reorders_past_its_depth(write_notes, hash_settings):

@@ -223,7 +223,8 @@ def by_best_line(index: Index, query: str, ranked: Scored, query_vector: np.ndar
     if np.isfinite(best).any():
         line_rank[np.lexsort((np.arange(len(best)), -best))] = np.arange(1, len(best) + 1)
         votes[: len(best)] += LINE_WEIGHT / (RRF_K + line_rank[: len(best)])
-    slots, wants_number = weigh_slots(query, index), NUMBER_QUESTION.search(query) is not None
+    slots = weigh_slots(query, index)
+    wants_number = NUMBER_QUESTION.search(query) is not None
     coverage = np.array([slots.line_coverage(chunk, stating_a_number=wants_number) for chunk, _ in head])
     coverage_rank = 1 + (coverage[None, :] > coverage[:, None]).sum(axis=1)  # ties share the better rank
     votes += LINE_COVERAGE_WEIGHT / (RRF_K + coverage_rank)
