@@ -532,7 +532,7 @@ def test_a_line_copied_into_another_note_is_quoted_once():
 
 def test_a_part_of_a_question_brings_only_a_passage_the_whole_question_also_found(indexed):
     notes = {"s3.md": "# S3\n## 分段上传\n- 分段上传：推荐 100MB 以上使用，5GB 以上必须使用\n## 存储类\n- Glacier 适合归档\n",
-             "secrets.md": "# Secrets Manager\n- 密钥多大以上就必须用 KMS 加密\n"}
+             "secrets.md": "# Secrets Manager\n- 密钥 4KB 以上就必须用 KMS 加密\n"}
     index, settings = indexed(notes)
     upload, classes, secrets = (next(c for c in index.chunks if word in c.text) for word in ("分段上传", "Glacier", "密钥"))
     part = "多大以上就必须用"

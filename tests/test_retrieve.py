@@ -122,6 +122,23 @@ def test_an_english_superlative_asks_for_a_number_as_the_chinese_one_does(write_
     assert by_coverage_alone(index, "How does SQS keep a message in the queue?", ranked) == [introduction, numbers]
 
 
+def test_a_passage_holding_none_of_the_question_gets_no_coverage_vote(write_notes, hash_settings):
+    notes = {"aws.md": "# Kinesis\n- shards carry the records of a stream\n"
+                       "# Lambda\n- functions run on demand\n"
+                       "# SQS\n- the visibility timeout hides a message from other consumers\n"}
+    index, (kinesis, lambda_, sqs) = indexed(write_notes, hash_settings, notes)
+    ranked = [(kinesis, 0.30), (lambda_, 0.29), (sqs, 0.28)]  # vectors put two unrelated passages first
+    assert by_coverage_alone(index, "How does the SQS visibility timeout work?", ranked) == [sqs, kinesis, lambda_]
+
+
+def test_a_passage_holding_a_small_share_of_the_question_gets_a_small_coverage_vote(write_notes, hash_settings):
+    notes = {"aws.md": "# Queues\n- SQS is a managed queue\n"
+                       "# Timeouts\n- the SQS visibility timeout hides a message from other consumers\n"}
+    index, (queues, timeouts) = indexed(write_notes, hash_settings, notes)
+    ranked = [(queues, 0.30), (timeouts, 0.27)]  # both hold "SQS"; only one holds the rest of the question
+    assert by_coverage_alone(index, "How does the SQS visibility timeout hide a message?", ranked) == [timeouts, queues]
+
+
 def test_line_evidence_never_reorders_past_its_depth(write_notes, hash_settings):
     index, _ = indexed(write_notes, hash_settings, {"a.md": "".join(f"# H{i}\n- line {i} about topic {i}\n" for i in range(16))})
     ranked = [(chunk, 1.0 - i / 20) for i, chunk in enumerate(index.chunks)]
