@@ -77,11 +77,9 @@ TAIL_LINES_PER_PASSAGE = 2
 # ranked by their lines that state one (a passage with none gets no vote), so the section's introduction
 # that names the subject no longer outranks the sibling holding its number. Measured on every set
 # (benchmarks/README.md, 2026-12-04 17:50): 2 more passages first, 4 more higher, 1 lower (4th to 5th).
-# Each rank's vote is scaled by the passage's share of the best coverage: as bare ranks, a passage holding
-# none of the question (near only by its vector) voted almost as much as the one holding it, and near-equal
-# coverages voted a whole rank apart. Measured on every set (benchmarks/README.md, 2026-12-04 20:10):
-# of 21 question files' passages, 16 more first and 4 fewer (held out: 8 and 1), 2 more in the top 5 and
-# 1 fewer; two near-topic questions lost their refusal (a passage naming their subject climbed into the top 5).
+# Each rank's vote is scaled by the passage's share of the best coverage, so one holding none of the
+# question (near only by its vector) gets none (benchmarks/README.md, 2026-12-04 20:10: over 21 question
+# files 16 passages more first, 4 fewer; two near-topic questions no longer refused).
 LINE_COVERAGE_WEIGHT = 0.5
 COVERAGE_DEPTH = 12
 
