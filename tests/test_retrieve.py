@@ -5,6 +5,7 @@ from notebot.store.build import build_index
 from notebot.store.local import LocalIndex as Index
 from notebot.search import search
 from notebot.search.retrieve import COVERAGE_DEPTH, LINE_DEPTH, UNRANKED_LINE_DEPTH, by_best_line
+from notebot.question_words import without_note_talk
 from notebot.tokenize import tokenize
 
 from conftest import cached_vectors
@@ -43,6 +44,23 @@ def test_empty_and_whitespace_queries_are_refused(real_index):
 def test_a_10000_character_query_still_answers(real_index):
     hits = search(real_index, "S3 " * 5000, k=2)
     assert len(hits) == 2
+
+
+def test_the_words_that_speak_of_the_notes_do_not_steer_the_question_vector(write_notes, hash_settings):
+    notes = "# 我的笔记\n笔记里记的笔记，我记的笔记本\n# S3\nS3 加密方式：SSE-S3、SSE-KMS、SSE-C\n"
+    settings = hash_settings(write_notes({"a.md": notes}))
+    build_index(settings)
+    index = Index.load(settings.index_dir)
+    hits = search(index, "我记的笔记里，S3 有哪些加密方式？", k=1, mode="vector")
+    assert "SSE-KMS" in hits[0].chunk.text
+
+
+def test_note_talk_is_left_out_in_english_and_chinese_but_never_the_whole_question():
+    assert without_note_talk("What do my word embedding notes say about the dimension?") == \
+        "What do my word embedding say about the dimension?"
+    assert without_note_talk("According to the notes, how big can an S3 object be?") == ", how big can an S3 object be?"
+    assert without_note_talk("笔记里提到的 S3 加密方式有哪些？") == "提到的 S3 加密方式有哪些？"
+    assert without_note_talk("my notes?") == "my notes?"
 
 
 def test_k_is_capped_by_the_number_of_chunks(write_notes, hash_settings):

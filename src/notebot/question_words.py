@@ -4,7 +4,8 @@
 the bigrams 么有 and 会把 that only join its words; "According to the note, what is …?" asks about
 something in the notes, not about a note. The refusal rule cuts a question into content slots
 without these (search/coverage.py), and the web UI marks only a question's content terms in its
-sources (apps/ui.py). Line scores keep them (tried: benchmarks/README.md, 2026-12-03).
+sources (apps/ui.py). Line scores keep them (tried: benchmarks/README.md, 2026-12-03). The
+question's vector leaves out only the words that speak of the notes (NOTE_TALK).
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ QUESTION_WORDS = frozenset(
     "author authors writer think thinks believe believes actually exactly basically essentially ultimately "
     "don doesn didn isn aren wasn weren hasn haven shouldn couldn wouldn won".split()  # "don't" without its "'t"
 )
+# The words a question uses to speak of the notes themselves ("what do my word embedding notes say",
+# "笔记里", "我记的") describe no passage: the question's vector is made without them
+# (search/retrieve.py embed_queries; benchmarks/README.md, 2026-12-04 22:48).
+NOTE_TALK = re.compile(r"\b(?:in|according to|from|do|does|did)?\s*(?:my|the|these|this|our)\s+notes?\b(?:'s)?|\bnotes?\b"
+                       r"|(?:我的|我)?笔记(?:里|中|上)?|我记(?:的|得)", re.I)
 # A question asking for a number: the refusal rule wants a default stated with a digit, the answer's
 # re-rank of passages ranks them by their lines that state a number (search/coverage.py), and the
 # answerer (extractive.py) prefers such lines. "哪几种" asks which kinds, not how many.
@@ -73,3 +79,10 @@ def is_content_term(token: str, is_word: Callable[[str], bool]) -> bool:
     if len(token) == 1:
         return False
     return not set(token) & FUNCTION_CHARS or (not set(token) <= FUNCTION_CHARS and is_word(token))
+
+
+def without_note_talk(question: str) -> str:
+    """The question without the words that speak of the notes (NOTE_TALK); the question as it is
+    when fewer than four characters would be left ("my notes?")."""
+    rest = " ".join(NOTE_TALK.sub(" ", question).split())
+    return rest if len(rest) >= 4 else question

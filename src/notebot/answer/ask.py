@@ -14,7 +14,7 @@ from typing import Protocol
 
 from ..errors import NotebotError
 from ..records import Answer, Hit
-from ..search import clean_query, search
+from ..search import clean_query, embed_queries, search
 from ..search.coverage import question_names
 from ..settings import Settings
 from ..store import Index
@@ -126,7 +126,7 @@ def retrieve(index: Index, query: str, settings: Settings, judged: str | None = 
     if has_vectors and (settings.mode != "lexical" or settings.answerer == "extractive"):
         # One batch, embedded once: search, refusal and line scores share the query's vector, and
         # a two-part question's parts theirs.
-        vector, *rest = index.embedder.embed_queries([clean_query(query), *parts])
+        vector, *rest = embed_queries(index, [clean_query(query), *parts])
         part_vectors = dict(zip(parts, rest))
     # Line evidence ranks the passages the answer cites; it embeds the lines of the top passages, which
     # the answer's line scores need anyway (search/retrieve.py, LINE_DEPTH).
@@ -265,7 +265,7 @@ def with_focus(index: Index, merged: Retrieval, question: str, subject: str) -> 
     support?"): scored by the whole previous question, the lines that answered it come first."""
     names = [name for name in question_names(subject) if not name.islower()]  # "endpoint" is no subject
     focus = " ".join([*names, question])
-    vector = index.embedder.embed_queries([focus])[0] if merged.vector is not None else None
+    vector = embed_queries(index, [focus])[0] if merged.vector is not None else None
     return replace(merged, focus=focus, vector=vector)
 
 

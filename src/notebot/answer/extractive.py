@@ -22,6 +22,7 @@ from dataclasses import replace
 
 from ..question_words import NUMBER_QUESTION, QUESTION_WORDS
 from ..records import Answer, Hit
+from ..search import embed_queries
 from ..search.coverage import question_names
 from ..search.lines import Line, line_text, line_vectors, list_head_before, orphaned_items, overlap, split_lines, term_weights
 from ..store import Index
@@ -133,7 +134,7 @@ def answer_lines(question: str, hits: list[Hit], index: Index, query_vector=None
 def _part_vectors(parts: list[str], known: dict, index: Index) -> dict:
     """The parts' vectors: those retrieval already embedded, the rest embedded now."""
     missing = [part for part in parts if part not in known]
-    return {**known, **dict(zip(missing, index.embedder.embed_queries(missing)))} if missing else known
+    return {**known, **dict(zip(missing, embed_queries(index, missing)))} if missing else known
 
 
 def _choose(question, parts, part_vectors, candidates, scorer, by_hit, index, query_vector) -> tuple[list[Line], set[tuple[int, int]], int]:

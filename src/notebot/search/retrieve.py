@@ -9,7 +9,7 @@ from typing import Protocol
 import numpy as np
 
 from ..errors import NotebotError
-from ..question_words import NUMBER_QUESTION
+from ..question_words import NUMBER_QUESTION, without_note_talk
 from ..records import Chunk, Hit
 from ..settings import MODES
 from ..store import Index, Scored
@@ -136,7 +136,13 @@ def vector(index: Index, query: str, n: int, query_vector: np.ndarray | None = N
 
 
 def embed_query(index: Index, query: str) -> np.ndarray:
-    return index.embedder.embed_queries([query])[0]
+    return embed_queries(index, [query])[0]
+
+
+def embed_queries(index: Index, queries: list[str]) -> np.ndarray:
+    """The queries' vectors, each made without the words that speak of the notes ("in my notes",
+    "笔记里": question_words.NOTE_TALK), which only pull a question toward passages that talk alike."""
+    return index.embedder.embed_queries([without_note_talk(query) for query in queries])
 
 
 def search_text(index: Index, query: str) -> str:
