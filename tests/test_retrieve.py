@@ -61,6 +61,7 @@ def test_note_talk_is_left_out_in_english_and_chinese_but_never_the_whole_questi
     assert without_note_talk("According to the notes, how big can an S3 object be?") == ", how big can an S3 object be?"
     assert without_note_talk("笔记里提到的 S3 加密方式有哪些？") == "提到的 S3 加密方式有哪些？"
     assert without_note_talk("my notes?") == "my notes?"
+    assert without_note_talk("SageMaker 的笔记本实例怎么停止？") == "SageMaker 的笔记本实例怎么停止？"
 
 
 def test_k_is_capped_by_the_number_of_chunks(write_notes, hash_settings):

@@ -40,9 +40,10 @@ QUESTION_WORDS = frozenset(
 )
 # The words a question uses to speak of the notes themselves ("what do my word embedding notes say",
 # "笔记里", "我记的") describe no passage: the question's vector is made without them
-# (search/retrieve.py embed_queries; benchmarks/README.md, 2026-12-04 22:48).
+# (search/retrieve.py embed_queries; benchmarks/README.md, 2026-12-04 22:48). 笔记本 stays: a notebook
+# (SageMaker, Jupyter) or a laptop is a subject.
 NOTE_TALK = re.compile(r"\b(?:in|according to|from|do|does|did)?\s*(?:my|the|these|this|our)\s+notes?\b(?:'s)?|\bnotes?\b"
-                       r"|(?:我的|我)?笔记(?:里|中|上)?|我记(?:的|得)", re.I)
+                       r"|(?:我的|我)?笔记(?!本)(?:里|中|上)?|我记(?:的|得)", re.I)
 # A question asking for a number: the refusal rule wants a default stated with a digit, the answer's
 # re-rank of passages ranks them by their lines that state a number (search/coverage.py), and the
 # answerer (extractive.py) prefers such lines. "哪几种" asks which kinds, not how many.
