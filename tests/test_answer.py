@@ -330,6 +330,17 @@ def test_split_lines_keeps_code_lines_only_when_asked():
     assert [(line.text, line.indent, line.line_number) for line in code] == [("model.add(Embedding(output_dim=128))", 2, 5)]
 
 
+def test_a_line_introducing_a_list_is_never_quoted_without_its_items(indexed):
+    notes = {"gcp.md": "# GCP\n## Cloud Functions\n- 最高memory：4GB\n- 支持语言：Python，Go\n"
+                       "- Use Case：\n  - 文件处理\n  - 小型微服务\n"}
+    index, settings = indexed(notes)
+    answer = ask(index, "Cloud Functions 的 Use Case 里 memory 最高多少？", settings)
+    assert "4GB" in answer.text, answer.text
+    assert "Use Case：" not in answer.text, answer.text  # a number question quotes no items without a number
+    lone, settings = indexed({"wifi.md": "# Wi-Fi\n## 加固\n- 防范措施：\n"})
+    assert "防范措施：" in ask(lone, "Wi-Fi 的防范措施有哪些？", settings).text  # all there is: still quoted
+
+
 def test_a_question_about_code_is_answered_by_the_code_line_shown_as_code(indexed):
     notes = {"nlp.md": "# 文本分类\n## Embedding\n- 用 Embedding layer 把单词变成向量：\n```python\n"
                        "embedding = layers.Embedding(input_dim=10000,\n    output_dim=128, # set size of embedding vector\n"

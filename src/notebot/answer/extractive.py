@@ -70,6 +70,7 @@ ASKED_UNITS = [  # what a number question asks for -> the unit its answer is sta
 LIST_QUESTION = re.compile(r"哪些|哪几|有几种|which (?:\w+ )*(?:are|can|does)|what (?:\w+ )*(?:are|kinds|types)|list\b", re.I)
 COMPARISON_QUESTION = re.compile(r"区别|差别|不同|差在|对比|相比|比较|分别|各自|respectively|\bvs\.?\b|versus|differ|difference|compare|compared", re.I)
 CLAUSE = re.compile(r"[，,。；;？?]")
+STATEMENT_END = re.compile(r"[。；！？]|[.;!?]\s")  # a sentence ends inside a line
 EMPHASIS = re.compile(r"[*_`~]")
 IDENTIFIER = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
 ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)")  # `name = …`, not `name == …`
@@ -205,6 +206,8 @@ def _quote(question, chosen, whole_lists, required, by_hit, hits, index) -> list
         if (children or _introduces(line)) and last.position == len(lines) - 1:
             children += _continuation(index, hits, line, by_hit)[: limit - len(children)]  # the list goes on in the next chunk
         taken.add((line.hit_number, line.position))
+        if not children and _only_announces(line):
+            continue  # "Use Case：" without its items says nothing
         quoted.append(replace(line, indent=0))
         for child in children:
             if (child.hit_number, child.position) not in taken:
@@ -212,6 +215,7 @@ def _quote(question, chosen, whole_lists, required, by_hit, hits, index) -> list
                 quoted.append(replace(child, indent=2 if child.hit_number != line.hit_number else min(max(child.indent - line.indent, 2), 4)))
         if len(quoted) >= MAX_QUOTED:
             break
+    quoted = quoted or [replace(chosen[0], indent=0)]  # only bare list heads: the best of them
     return _with_definitions(quoted, by_hit)[:MAX_QUOTED]
 
 
@@ -470,6 +474,12 @@ def _statement(lines: list[Line], chosen: Line, limit: int) -> tuple[Line, list[
 def _introduces(line: Line) -> bool:
     """A line announcing the items after it: "…：", or a paragraph wholly in bold over a list."""
     return line.titled or (not line.code and line.text.rstrip().endswith(("：", ":")))
+
+
+def _only_announces(line: Line) -> bool:
+    """A line that announces items and states nothing before it does ("Use Case：", "防范措施：", "…有一些
+    重要的区别："), unlike "…综合来说是O(nlogn)，空间复杂度上…O(n)。…如下：", whose sentence comes first."""
+    return _introduces(line) and not STATEMENT_END.search(line.text.rstrip()[:-1])
 
 
 def _children(lines: list[Line], parent: Line, limit: int = 4) -> list[Line]:
