@@ -337,8 +337,11 @@ def test_a_line_introducing_a_list_is_never_quoted_without_its_items(indexed):
     answer = ask(index, "Cloud Functions 的 Use Case 里 memory 最高多少？", settings)
     assert "4GB" in answer.text, answer.text
     assert "Use Case：" not in answer.text, answer.text  # a number question quotes no items without a number
-    lone, settings = indexed({"wifi.md": "# Wi-Fi\n## 加固\n- 防范措施：\n"})
-    assert "防范措施：" in ask(lone, "Wi-Fi 的防范措施有哪些？", settings).text  # all there is: still quoted
+
+
+def test_a_list_head_that_is_all_the_notes_hold_is_still_quoted(indexed):
+    index, settings = indexed({"wifi.md": "# Wi-Fi\n## 加固\n- 防范措施：\n"})
+    assert "防范措施：" in ask(index, "Wi-Fi 的防范措施有哪些？", settings).text
 
 
 def test_a_question_about_code_is_answered_by_the_code_line_shown_as_code(indexed):
