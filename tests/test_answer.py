@@ -298,6 +298,14 @@ def test_number_question_quotes_the_line_in_the_unit_it_asks_for(real_index):
     assert not asked_unit("SQS 的消息最多保留几天？").search("message的最大size是*256kb*")
 
 
+def test_a_word_ending_in_max_or_min_asks_for_no_number():
+    from notebot.question_words import NUMBER_QUESTION
+
+    assert not NUMBER_QUESTION.search("NCE Loss 和 Sampled Softmax Loss 有什么不同？")
+    assert not NUMBER_QUESTION.search("How do I grant an admin role?")
+    assert NUMBER_QUESTION.search("What is the max batch size?") and NUMBER_QUESTION.search("设置max值是多少")
+
+
 def test_question_kinds():
     assert question_kind("SSE-KMS 和 SSE-C 有什么区别？") == "comparison"
     assert question_kind("Object 最大多大？") == "number"
