@@ -306,6 +306,17 @@ def test_a_word_ending_in_max_or_min_asks_for_no_number():
     assert NUMBER_QUESTION.search("What is the max batch size?") and NUMBER_QUESTION.search("设置max值是多少")
 
 
+def test_ji_that_points_or_means_a_few_and_a_superlative_of_a_thing_ask_for_no_number():
+    from notebot.question_words import NUMBER_QUESTION
+
+    assert not NUMBER_QUESTION.search("半结构化数据属于哪一类？举几个例子。")
+    assert not NUMBER_QUESTION.search("这几种加密方式有什么区别？")
+    assert not NUMBER_QUESTION.search("分词和嵌入层最大的区别是什么？")
+    assert not NUMBER_QUESTION.search("常规赛总得分最多的球员是谁？")
+    assert NUMBER_QUESTION.search("Kinesis 有几种消费者模式？") and NUMBER_QUESTION.search("消息最长能保存多久？")
+    assert NUMBER_QUESTION.search("DynamoDB 单个 item 最大是？") and NUMBER_QUESTION.search("一个 topic 最多能有几个分区？")
+
+
 def test_question_kinds():
     assert question_kind("SSE-KMS 和 SSE-C 有什么区别？") == "comparison"
     assert question_kind("Object 最大多大？") == "number"

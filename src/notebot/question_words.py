@@ -46,9 +46,11 @@ NOTE_TALK = re.compile(r"\b(?:in|according to|from|do|does|did)?\s*(?:my|the|the
                        r"|(?:我的|我)?笔记(?!本)(?:里|中|上)?|我记(?:的|得)", re.I)
 # A question asking for a number: the refusal rule wants a default stated with a digit, the answer's
 # re-rank of passages ranks them by their lines that state a number (search/coverage.py), and the
-# answerer (extractive.py) prefers such lines. "哪几种" asks which kinds, not how many; "Softmax" and
-# "admin" hold no max or min.
-NUMBER_QUESTION = re.compile(r"多少|多大|多久|多长|(?<!哪)几个|(?<!哪)几种|几倍|几份|几[天日秒年次]|几分钟|几个?小时|how (?:much|many|long|big|large|fast|often|quickly)|what (?:size|limit)|(?<![a-z])max(?:imum)?\b|(?<![a-z])min(?:imum)?\b|\b(?:longest|largest|biggest|smallest)\b|最大|最小|最多|最长|上限", re.I)
+# answerer (extractive.py) prefers such lines. 几 asks how many only on its own: "哪几种" asks which
+# kinds, "这几个" points, "举几个例子" wants a few. A superlative asks for a number unless it qualifies
+# a thing ("最大的区别", "总得分最多的球员") or an action ("最大化"). "Softmax" and "admin" hold no
+# max or min.
+NUMBER_QUESTION = re.compile(r"多少|多大|多久|多长|(?<![哪这那前后好举列说给提讲写])几(?:个|种|倍|份|[天日秒年次]|分钟|个?小时)|how (?:much|many|long|big|large|fast|often|quickly)|what (?:size|limit)|(?<![a-z])max(?:imum)?\b|(?<![a-z])min(?:imum)?\b|\b(?:longest|largest|biggest|smallest)\b|(?:最大|最小|最多|最长)(?![的化])|上限", re.I)
 CHINESE_RUN = re.compile(f"[{CJK}]+")
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]*")
 
