@@ -317,6 +317,13 @@ def test_ji_that_points_or_means_a_few_and_a_superlative_of_a_thing_ask_for_no_n
     assert NUMBER_QUESTION.search("DynamoDB 单个 item 最大是？") and NUMBER_QUESTION.search("一个 topic 最多能有几个分区？")
 
 
+def test_words_that_only_speak_of_the_notes_are_no_part_of_a_question():
+    from notebot.answer.extractive import question_parts
+
+    assert question_parts("According to the note, what is the first principle of finance?") == []
+    assert question_parts("According to my notes, what is EFS, and how is it billed?") == ["what is EFS", "EFS how is it billed"]
+
+
 def test_question_kinds():
     assert question_kind("SSE-KMS 和 SSE-C 有什么区别？") == "comparison"
     assert question_kind("Object 最大多大？") == "number"
@@ -361,6 +368,15 @@ def test_a_line_introducing_a_list_is_never_quoted_without_its_items(indexed):
 def test_a_list_head_that_is_all_the_notes_hold_is_still_quoted(indexed):
     index, settings = indexed({"wifi.md": "# Wi-Fi\n## 加固\n- 防范措施：\n"})
     assert "防范措施：" in ask(index, "Wi-Fi 的防范措施有哪些？", settings).text
+
+
+def test_a_list_head_chosen_after_its_item_is_quoted_above_it(indexed):
+    notes = {"career.md": "# 职业\n## 技术岗位\n- **物联网（IoT）工程师**：\n  - 必备技能：嵌入式系统开发、传感器技术、MQTT\n"
+                          "- **区块链工程师**：\n  - 必备技能：智能合约开发、分布式系统\n"}
+    index, settings = indexed(notes)
+    quoted = ask(index, "物联网工程师的必备技能有哪些？", settings).text.splitlines()[1:]
+    # whose skills these are comes first, the skills nested under it: never a bare head after them
+    assert quoted[:2] == ["- **物联网（IoT）工程师**： [1]", "  - 必备技能：嵌入式系统开发、传感器技术、MQTT [1]"], quoted
 
 
 def test_a_question_about_code_is_answered_by_the_code_line_shown_as_code(indexed):

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 
-from ..question_words import NUMBER_QUESTION, QUESTION_WORDS
+from ..question_words import NOTE_TALK, NUMBER_QUESTION, QUESTION_WORDS
 from ..records import Answer, Hit
 from ..search import embed_queries
 from ..search.coverage import question_names
@@ -206,8 +206,11 @@ def _quote(question, chosen, whole_lists, required, by_hit, hits, index) -> list
         if (children or _introduces(line)) and last.position == len(lines) - 1:
             children += _continuation(index, hits, line, by_hit)[: limit - len(children)]  # the list goes on in the next chunk
         taken.add((line.hit_number, line.position))
-        if not children and _only_announces(line):
-            continue  # "Use Case：" without its items says nothing
+        if _only_announces(line) and all((child.hit_number, child.position) in taken for child in children):
+            # "Use Case：" without its items says nothing; after items it heads, it goes before them
+            # ("**物联网（IoT）工程师**：" over the "必备技能：…" already quoted).
+            quoted = _head_before_items(quoted, line, children)
+            continue
         quoted.append(replace(line, indent=0))
         for child in children:
             if (child.hit_number, child.position) not in taken:
@@ -217,6 +220,20 @@ def _quote(question, chosen, whole_lists, required, by_hit, hits, index) -> list
             break
     quoted = quoted or [replace(chosen[0], indent=0)]  # only bare list heads: the best of them
     return _with_definitions(quoted, by_hit)[:MAX_QUOTED]
+
+
+def _head_before_items(quoted: list[Line], head: Line, items: list[Line]) -> list[Line]:
+    """The quoted lines with `head` put before the first of its items quoted as a line of their own,
+    those items (and what is nested under them) one level deeper; unchanged when none was."""
+    keys = {(item.hit_number, item.position) for item in items}
+    start = next((i for i, line in enumerate(quoted) if line.indent == 0 and (line.hit_number, line.position) in keys), None)
+    if start is None:
+        return quoted
+    end = start + 1
+    while end < len(quoted) and (quoted[end].indent > 0 or (quoted[end].hit_number, quoted[end].position) in keys):
+        end += 1
+    nested = [replace(line, indent=line.indent + 2) for line in quoted[start:end]]
+    return quoted[:start] + [replace(head, indent=0)] + nested + quoted[end:]
 
 
 def _with_definitions(quoted: list[Line], by_hit: dict[int, list[Line]]) -> list[Line]:
@@ -311,8 +328,10 @@ def _gather_lists(chosen: list[Line], by_hit: dict[int, list[Line]], long_lists:
 
 def question_parts(question: str) -> list[str]:
     """The parts of a question that asks two things ("EFS 能给 Windows 用吗？它用的是什么协议？",
-    "how should I grant …, and how should …?"); empty for a one-part question."""
-    parts = [part.strip() for part in QUESTION_PARTS.split(question) if len(CONTENT.findall(part)) >= MIN_PART_CHARS]
+    "how should I grant …, and how should …?"); empty for a one-part question. Words that only
+    speak of the notes ("According to the note, what …") are no part: searched alone they find
+    any passage with "according" in it, and the answer quoted its best line."""
+    parts = [part.strip() for part in QUESTION_PARTS.split(question) if len(CONTENT.findall(NOTE_TALK.sub(" ", part))) >= MIN_PART_CHARS]
     if len(parts) < 2:
         return []
     # A part that points back ("它用的是什么协议") is read with the names of the part before it.
