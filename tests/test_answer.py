@@ -324,6 +324,15 @@ def test_words_that_only_speak_of_the_notes_are_no_part_of_a_question():
     assert question_parts("According to my notes, what is EFS, and how is it billed?") == ["what is EFS", "EFS how is it billed"]
 
 
+def test_a_part_that_points_back_is_read_with_the_part_before_it():
+    from notebot.answer.extractive import question_parts
+
+    assert question_parts("OpenSearch 的存储分几个层级？各自用的是什么？") == ["OpenSearch 的存储分几个层级", "OpenSearch 各自用的是什么"]
+    # a part before that names nothing is carried whole: "各自复杂度是多少" alone asks about any complexity
+    assert question_parts("数据流求中位数那题，加一个数和取中位数哪个更快？各自复杂度是多少？")[1] == \
+        "数据流求中位数那题，加一个数和取中位数哪个更快 各自复杂度是多少"
+
+
 def test_question_kinds():
     assert question_kind("SSE-KMS 和 SSE-C 有什么区别？") == "comparison"
     assert question_kind("Object 最大多大？") == "number"

@@ -51,8 +51,8 @@ CONTENT = re.compile(r"[0-9A-Za-z\u3400-\u9fff]")
 QUESTION_PARTS = re.compile(r"[？?；;]|[，,]\s*(?:and|以及|还有|另外|并且|而且)\s+|[，,]\s*(?=(?:and\s+)?(?:how|what|which|why|when|where|who)\b)", re.I)
 MIN_PART_CHARS = 4
 # A follow-up leans on what came before (the previous turn, or the previous part of one question):
-# pronouns, or a bare "and …?" / "那…呢？".
-FOLLOW_UP = re.compile(r"^(?:那|那么|还有|and\b|what about\b|how about\b)|它|它们|其|这个|那个|该服务|呢[？?]?$|\b(?:it|its|they|their|them|this|that one)\b", re.I)
+# pronouns, "各自" / "分别" (each of the things just named), or a bare "and …?" / "那…呢？".
+FOLLOW_UP = re.compile(r"^(?:那|那么|还有|各自|分别|两者|二者|and\b|what about\b|how about\b)|它|它们|其|这个|那个|该服务|呢[？?]?$|\b(?:it|its|they|their|them|this|that one)\b", re.I)
 NUMBER_WITH_UNIT = re.compile(r"\d[\d.,]*\s*(?:[a-z%]{1,5}\b|[秒分时天周月年倍个次万亿kmgt%])", re.I)
 NUMERAL = r"(?:\d[\d.,]*|[一二两三四五六七八九十百千万]+)\**\s*"
 TIME_UNITS = r"(?:毫秒|秒|分钟|小时|天|日|周|个月|月|年|ms\b|s\b|sec|mins?\b|minutes?|h\b|hours?|days?|weeks?|months?|years?)"
@@ -334,8 +334,9 @@ def question_parts(question: str) -> list[str]:
     parts = [part.strip() for part in QUESTION_PARTS.split(question) if len(CONTENT.findall(NOTE_TALK.sub(" ", part))) >= MIN_PART_CHARS]
     if len(parts) < 2:
         return []
-    # A part that points back ("它用的是什么协议") is read with the names of the part before it.
-    return [f"{' '.join(question_names(parts[i - 1]))} {part}" if i and FOLLOW_UP.search(part) else part
+    # A part that points back ("它用的是什么协议", "各自复杂度是多少") is read with the names of the part
+    # before it, or with all of it when it names nothing: alone it would find any passage on complexity.
+    return [f"{' '.join(question_names(parts[i - 1])) or parts[i - 1]} {part}" if i and FOLLOW_UP.search(part) else part
             for i, part in enumerate(parts)]
 
 
