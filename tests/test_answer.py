@@ -445,14 +445,14 @@ def test_dictionary_keeps_only_senses_the_notes_use_most_used_first():
     assert load_dictionary().translate("bake sourdough bread", used) == []
 
 
-def test_an_ed_or_ing_word_is_translated_by_the_word_it_comes_from_but_not_in_the_search_text():
+def test_an_ed_or_ing_word_is_translated_by_the_word_it_comes_from_when_asked():
     from notebot.search.dictionary import load_dictionary
 
     counts = {"支持": 5, "保持": 2}
     used = lambda term: counts.get(term, 0)  # noqa: E731
     assert load_dictionary().translate("which runtimes are supported", used) == ["支持"]  # the dictionary lists "support"
     assert load_dictionary().translate("keeping it low", used) == ["保持"]
-    assert load_dictionary().translate("which runtimes are supported", used, base_forms=False) == []
+    assert load_dictionary().translate("which runtimes are supported", used, base_forms=False) == []  # search_text's reading
 
 
 def test_two_chosen_items_of_one_list_bring_the_whole_list():
