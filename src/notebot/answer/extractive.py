@@ -184,7 +184,7 @@ def _quote(question, chosen, whole_lists, required, by_hit, hits, index) -> list
     quoted: list[Line] = []
     taken: set[tuple[int, int]] = set()  # lines already quoted, as a chosen line or as an item of one
     for rank, line in enumerate(chosen):
-        if (line.hit_number, line.position) in taken:
+        if _place(line) in taken:
             continue
         if rank >= required and sum(len(q.text) for q in quoted) >= ANSWER_BUDGET:
             break  # enough said: a further line would only bury the answer
@@ -193,11 +193,11 @@ def _quote(question, chosen, whole_lists, required, by_hit, hits, index) -> list
         # a line announcing its items ("…：") or a list gathered for its chosen items brings them,
         # and only the items stating a number ("buffer interval，可以从0到900秒"): the others would
         # crowd out the line that answers. The lead line's list is quoted up to LEAD_CHILDREN items.
-        whole = (line.hit_number, line.position) in whole_lists
+        whole = _place(line) in whole_lists
         limit = LEAD_CHILDREN if rank == 0 or whole else MAX_CHILDREN
         if line.code:  # a line of code is quoted with the rest of its statement, from where it starts
             head, children = _statement(lines, line, limit)
-            line, children = (line, []) if (head.hit_number, head.position) in taken else (head, children)
+            line, children = (line, []) if _place(head) in taken else (head, children)
         else:
             children = _children(lines, line, limit)
         if kind == "number" and not line.code:
@@ -205,16 +205,16 @@ def _quote(question, chosen, whole_lists, required, by_hit, hits, index) -> list
         last = children[-1] if children else line
         if (children or _introduces(line)) and last.position == len(lines) - 1:
             children += _continuation(index, hits, line, by_hit)[: limit - len(children)]  # the list goes on in the next chunk
-        taken.add((line.hit_number, line.position))
-        if _only_announces(line) and all((child.hit_number, child.position) in taken for child in children):
+        taken.add(_place(line))
+        if _only_announces(line) and all(_place(child) in taken for child in children):
             # "Use Case：" without its items says nothing; after items it heads, it goes before them
             # ("**物联网（IoT）工程师**：" over the "必备技能：…" already quoted).
             quoted = _head_before_items(quoted, line, children)
             continue
         quoted.append(replace(line, indent=0))
         for child in children:
-            if (child.hit_number, child.position) not in taken:
-                taken.add((child.hit_number, child.position))
+            if _place(child) not in taken:
+                taken.add(_place(child))
                 quoted.append(replace(child, indent=2 if child.hit_number != line.hit_number else min(max(child.indent - line.indent, 2), 4)))
         if len(quoted) >= MAX_QUOTED:
             break
@@ -222,15 +222,20 @@ def _quote(question, chosen, whole_lists, required, by_hit, hits, index) -> list
     return _with_definitions(quoted, by_hit)[:MAX_QUOTED]
 
 
+def _place(line: Line) -> tuple[int, int]:
+    """Where a line sits: its source's number and its position there."""
+    return line.hit_number, line.position
+
+
 def _head_before_items(quoted: list[Line], head: Line, items: list[Line]) -> list[Line]:
     """The quoted lines with `head` put before the first of its items quoted as a line of their own,
     those items (and what is nested under them) one level deeper; unchanged when none was."""
-    keys = {(item.hit_number, item.position) for item in items}
-    start = next((i for i, line in enumerate(quoted) if line.indent == 0 and (line.hit_number, line.position) in keys), None)
+    keys = {_place(item) for item in items}
+    start = next((i for i, line in enumerate(quoted) if line.indent == 0 and _place(line) in keys), None)
     if start is None:
         return quoted
     end = start + 1
-    while end < len(quoted) and (quoted[end].indent > 0 or (quoted[end].hit_number, quoted[end].position) in keys):
+    while end < len(quoted) and (quoted[end].indent > 0 or _place(quoted[end]) in keys):
         end += 1
     nested = [replace(line, indent=line.indent + 2) for line in quoted[start:end]]
     return quoted[:start] + [replace(head, indent=0)] + nested + quoted[end:]
@@ -241,7 +246,7 @@ def _with_definitions(quoted: list[Line], by_hit: dict[int, list[Line]]) -> list
     (`TextVectorization(max_tokens=max_vocab_length, …` and `max_vocab_length = 10000`) is preceded
     by that assignment: the value is what a question about the code asks. At most
     MAX_DEFINITIONS, each statement up to MAX_CHILDREN lines."""
-    taken = {(line.hit_number, line.position) for line in quoted}
+    taken = {_place(line) for line in quoted}
     groups: list[list[Line]] = []  # the quoted lines, a statement's quoted lines together
     for line in quoted:
         last = groups[-1][-1] if groups else None
@@ -263,9 +268,9 @@ def _with_definitions(quoted: list[Line], by_hit: dict[int, list[Line]]) -> list
                 if definition is None:
                     continue
                 head, rest = _statement(by_hit[first.hit_number], definition, MAX_CHILDREN)
-                if any((part.hit_number, part.position) in taken for part in (head, *rest)):
+                if any(_place(part) in taken for part in (head, *rest)):
                     continue
-                taken.update((part.hit_number, part.position) for part in (head, *rest))
+                taken.update(_place(part) for part in (head, *rest))
                 out += [replace(head, indent=first.indent)] + [replace(part, indent=first.indent + 2) for part in rest]
                 added += 1
         out += group
@@ -342,10 +347,10 @@ def question_parts(question: str) -> list[str]:
 
 def _after_lead(chosen: list[Line], extra: list[Line]) -> list[Line]:
     """Lines that must be quoted go right after the lead line, so the length caps never drop them."""
-    keys = {(line.hit_number, line.position) for line in chosen[:1]}
-    extra = [line for line in dict.fromkeys(extra) if (line.hit_number, line.position) not in keys]
-    extra_keys = {(line.hit_number, line.position) for line in extra}
-    rest = [line for line in chosen[1:] if (line.hit_number, line.position) not in extra_keys]
+    keys = {_place(line) for line in chosen[:1]}
+    extra = [line for line in dict.fromkeys(extra) if _place(line) not in keys]
+    extra_keys = {_place(line) for line in extra}
+    rest = [line for line in chosen[1:] if _place(line) not in extra_keys]
     return (chosen[:1] + extra + rest)[: MAX_LINES + len(extra)]
 
 
