@@ -379,6 +379,28 @@ def test_a_list_head_that_is_all_the_notes_hold_is_still_quoted(indexed):
     assert "防范措施：" in ask(index, "Wi-Fi 的防范措施有哪些？", settings).text
 
 
+def test_a_paragraph_announcing_a_list_of_topics_is_quoted_with_its_topics(indexed):
+    notes = {"security.md": "# 网络安全\n## 无线安全\n无线网络存在许多安全隐患。\n\n防范措施：\n\n"
+                            "1. **使用强加密协议**：\n   - 使用WPA3或至少WPA2加密协议。\n\n"
+                            "2. **设置强密码**：\n   - 避免使用默认密码。\n"}
+    index, settings = indexed(notes)
+    quoted = ask(index, "无线网络的防范措施有哪些？", settings).text.splitlines()[1:]
+    # each topic announces its own details, yet all are items of the announced list
+    assert quoted[:3] == ["- 防范措施： [1]", "  - **使用强加密协议**： [1]", "  - 使用WPA3或至少WPA2加密协议。 [1]"], quoted
+
+
+def test_each_part_keeps_its_line_when_the_lead_brings_its_whole_list(indexed):
+    notes = {"dr.md": "# 灾难恢复\n## 指标\n"
+                      "- **RPO**：Recovery Point Objective，是灾难后数据要恢复到的时间节点，预示着 data loss 有多少\n"
+                      "- **RTO**：Recovery Time Objective，是灾难恢复要花费的时间，预示着服务 downtime 有多少\n"
+                      "- 这两个指标要求得越高，灾难恢复的方案就越贵，需要在成本和恢复速度之间权衡\n"
+                      "## 方案\n- backup&restore：最便宜，恢复时间长\n- hot standby：最贵，恢复最快\n"}
+    index, settings = indexed(notes)
+    answer = ask(index, "灾难恢复的 RPO、RTO 这些指标有哪几种？哪种方案最便宜？", settings)
+    # the first part's list is quoted whole, and the second part's line is not crowded out by it
+    assert "**RTO**" in answer.text and "backup&restore：最便宜" in answer.text, answer.text
+
+
 def test_a_list_head_chosen_after_its_item_is_quoted_above_it(indexed):
     notes = {"career.md": "# 职业\n## 技术岗位\n- **物联网（IoT）工程师**：\n  - 必备技能：嵌入式系统开发、传感器技术、MQTT\n"
                           "- **区块链工程师**：\n  - 必备技能：智能合约开发、分布式系统\n"}

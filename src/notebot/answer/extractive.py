@@ -153,12 +153,11 @@ def _choose(question, parts, part_vectors, candidates, scorer, by_hit, index, qu
                 for part in parts]
     if question_kind(question) == "comparison":
         required += _sides(question, ranked, chosen[:1] + required, index)
-    chosen = _after_lead(chosen, required)
-    needed = 1 + len([line for line in dict.fromkeys(required) if line != chosen[0]])
     # A list question led by an item of a list no line heads: the list's items follow the lead, all quoted.
     items = _flat_list(chosen[0], by_hit[chosen[0].hit_number]) if question_kind(question) == "list" else []
-    if 2 <= len(items) <= LEAD_CHILDREN:
-        chosen, needed = _after_lead(chosen, items), max(needed, len(items))
+    must = (items if 2 <= len(items) <= LEAD_CHILDREN else []) + required
+    chosen = _after_lead(chosen, must)
+    needed = 1 + len({_place(line) for line in must} - {_place(chosen[0])})
     return chosen, whole_lists, needed
 
 
@@ -515,7 +514,10 @@ def _children(lines: list[Line], parent: Line, limit: int = 4) -> list[Line]:
     for line in lines[parent.position + 1 :]:
         if line.code:
             break
-        if line.indent > parent.indent or (introduces and line.indent == parent.indent and not _introduces(line)):
+        # A paragraph announcing a list ("防范措施：") heads all its items, those that announce details
+        # of their own too ("1. **使用强加密协议**：" over "使用WPA3…"); an item announcing ends its sibling's.
+        announced = introduces and line.indent == parent.indent and (not _introduces(line) or (line.item and not parent.item))
+        if line.indent > parent.indent or announced:
             children.append(line)
             if len(children) == limit:
                 break
