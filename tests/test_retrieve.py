@@ -119,8 +119,30 @@ def test_a_sibling_whose_line_holds_the_whole_question_overtakes_one_that_only_n
     # Plain search reads no line vectors (depth 0, no query vector): the coverage alone closes a smaller gap.
     close = [(overview, 0.30), (drawbacks, 0.29)]
     assert by_coverage_alone(index, query, close) == [drawbacks, overview]
-    monkeypatch.setattr(retrieve, "LINE_COVERAGE_WEIGHT", 0.0)  # by line cosines alone the gap holds
+    for weight in ("LINE_COVERAGE_WEIGHT", "FIRST_COVERAGE_WEIGHT"):
+        monkeypatch.setattr(retrieve, weight, 0.0)  # by line cosines alone (at their usual weight) the gap holds
+    monkeypatch.setattr(retrieve, "FIRST_LINE_WEIGHT", retrieve.LINE_WEIGHT)
     assert [chunk for chunk, _ in by_best_line(index, query, ranked, question)] == [overview, drawbacks]
+
+
+def test_the_first_place_goes_to_the_line_evidence_and_the_rest_keep_the_fused_order(write_notes, hash_settings, monkeypatch):
+    from notebot.search import retrieve
+
+    notes = {"patterns.md": "# Observer Pattern\n观察者模式：主题状态变化时通知所有观察者。\n"
+                            "# Observer Pattern\n缺点：\n- 观察者很多时通知慢\n- 通知的顺序不保证\n"
+                            "# Singleton Pattern\n单例模式：一个类只有一个实例。\n"}
+    index, (overview, drawbacks, singleton) = indexed(write_notes, hash_settings, notes)
+    query = "Observer pattern 有哪些缺点？"
+    question = index.embedder.embed_queries([query])[0]
+    # a gap in the fused scores the line votes at their usual weights leave, but not at the first place's
+    ranked = [(overview, 0.30), (singleton, 0.25), (drawbacks, 0.19)]
+    reranked = by_best_line(index, query, ranked, question)
+    assert [chunk for chunk, _ in reranked] == [drawbacks, overview, singleton]
+    assert [score for _, score in reranked] == sorted((score for _, score in reranked), reverse=True)
+    assert [chunk for chunk, _ in by_best_line(index, query, ranked, question, depth=0)][0] == overview  # plain search reads no lines
+    monkeypatch.setattr(retrieve, "FIRST_LINE_WEIGHT", retrieve.LINE_WEIGHT)
+    monkeypatch.setattr(retrieve, "FIRST_COVERAGE_WEIGHT", retrieve.LINE_COVERAGE_WEIGHT)
+    assert [chunk for chunk, _ in by_best_line(index, query, ranked, question)] == [overview, drawbacks, singleton]
 
 
 def test_a_number_question_ranks_the_sibling_stating_the_number_over_the_introduction(write_notes, hash_settings):
