@@ -119,9 +119,7 @@ def test_a_sibling_whose_line_holds_the_whole_question_overtakes_one_that_only_n
     # Plain search reads no line vectors (depth 0, no query vector): the coverage alone closes a smaller gap.
     close = [(overview, 0.30), (drawbacks, 0.29)]
     assert by_coverage_alone(index, query, close) == [drawbacks, overview]
-    for weight in ("LINE_COVERAGE_WEIGHT", "FIRST_COVERAGE_WEIGHT"):
-        monkeypatch.setattr(retrieve, weight, 0.0)  # by line cosines alone (at their usual weight) the gap holds
-    monkeypatch.setattr(retrieve, "FIRST_LINE_WEIGHT", retrieve.LINE_WEIGHT)
+    monkeypatch.setattr(retrieve, "LINE_COVERAGE_WEIGHT", 0.0)  # by line cosines alone the gap holds
     assert [chunk for chunk, _ in by_best_line(index, query, ranked, question)] == [overview, drawbacks]
 
 
@@ -136,14 +134,16 @@ def test_the_first_place_goes_to_the_line_evidence_and_the_rest_keep_the_fused_o
     question = index.embedder.embed_queries([query])[0]
     # a gap in the fused scores the line votes at their usual weights leave, but not at the first place's
     ranked = [(overview, 0.30), (singleton, 0.25), (drawbacks, 0.19)]
-    reranked = by_best_line(index, query, ranked, question)
+    reranked = by_best_line(index, query, ranked, question, stronger_first=True)
     assert [chunk for chunk, _ in reranked] == [drawbacks, overview, singleton]
     assert [score for _, score in reranked] == sorted((score for _, score in reranked), reverse=True)
-    plain = by_best_line(index, query, ranked, question, depth=0)  # plain search reads no lines
+    plain = by_best_line(index, query, ranked, question, depth=0, stronger_first=True)  # plain search reads no lines
     assert plain[0][0] == overview
+    # once the line ranking is part of the fusion, the line evidence has had its say there
+    assert [chunk for chunk, _ in by_best_line(index, query, ranked, question)] == [overview, drawbacks, singleton]
     monkeypatch.setattr(retrieve, "FIRST_LINE_WEIGHT", retrieve.LINE_WEIGHT)
     monkeypatch.setattr(retrieve, "FIRST_COVERAGE_WEIGHT", retrieve.LINE_COVERAGE_WEIGHT)
-    assert [chunk for chunk, _ in by_best_line(index, query, ranked, question)] == [overview, drawbacks, singleton]
+    assert [chunk for chunk, _ in by_best_line(index, query, ranked, question, stronger_first=True)][0] == overview
 
 
 def test_a_number_question_ranks_the_sibling_stating_the_number_over_the_introduction(write_notes, hash_settings):

@@ -88,7 +88,9 @@ COVERAGE_DEPTH = 12
 # to the whole order they also reorder the passages an answer quotes its further lines from (`corpus/`
 # number probes keywords 26 -> 24). Measured on every set as built (benchmarks/README.md, 2026-12-05
 # 03:39): vault Hit@1 held out 102 -> 105 of 160, dev files 107 -> 109 of 152; coverage at 1.0 lifted
-# more but led "EFS 使用哪种协议？" with another service's line that names EFS and 协议.
+# more but led "EFS 使用哪种协议？" with another service's line that names EFS and 协议. Only until every
+# line is embedded: once the line ranking joins the fusion it counts the same evidence twice (warmed
+# vault: dev files 109 -> 108, held out 105 -> 104).
 FIRST_LINE_WEIGHT = 1.5
 FIRST_COVERAGE_WEIGHT = 0.75
 
@@ -118,8 +120,9 @@ def search(index: Index, query: str, k: int = 5, mode: str = "hybrid", query_vec
         query_vector = embed_query(index, query)  # once, for the chunks and their lines
     ranked = RETRIEVERS[mode](index, query, max(k, CANDIDATES), query_vector)
     if by_lines:
-        depth = LINE_DEPTH if fused_line_ranking(index) is not None else UNRANKED_LINE_DEPTH
-        ranked = by_best_line(index, query, ranked, query_vector, depth)
+        unranked = fused_line_ranking(index) is None
+        ranked = by_best_line(index, query, ranked, query_vector, UNRANKED_LINE_DEPTH if unranked else LINE_DEPTH,
+                              stronger_first=unranked)
     elif mode == "hybrid" and line_coverage:  # no line vectors read: only the first five reordered by line coverage
         ranked = by_best_line(index, query, ranked, query_vector, depth=0, coverage_depth=LINE_DEPTH)
     return [Hit(chunk, float(score), rank) for rank, (chunk, score) in enumerate(ranked[:k], start=1)]
@@ -231,11 +234,12 @@ def fused_line_ranking(index: Index) -> LineMatrix | None:
 
 
 def by_best_line(index: Index, query: str, ranked: Scored, query_vector: np.ndarray | None, depth: int = LINE_DEPTH,
-                 coverage_depth: int = COVERAGE_DEPTH) -> Scored:
+                 coverage_depth: int = COVERAGE_DEPTH, stronger_first: bool = False) -> Scored:
     """The first `depth` results re-fused with their rank by best line cosine (best_line_cosines), the
     first `coverage_depth` with their rank by best line coverage; the rest unchanged (each result only
-    gains, so the head stays above the tail). When lines were read (`depth`), the first place goes to
-    the passage these votes favour at their stronger FIRST_* weights."""
+    gains, so the head stays above the tail). `stronger_first` (lines read, `depth`, but no line
+    ranking in the fusion): the first place goes to the passage these votes favour at their stronger
+    FIRST_* weights."""
     window = max(depth, coverage_depth)
     head = ranked[:window]
     line_votes = np.zeros(len(head))
@@ -253,7 +257,7 @@ def by_best_line(index: Index, query: str, ranked: Scored, query_vector: np.ndar
     fused = np.array([score for _, score in head], dtype=float)
     scores = fused + (LINE_WEIGHT * line_votes + LINE_COVERAGE_WEIGHT * coverage_votes)
     order = _by_score(scores, line_rank)
-    if depth and len(order) > 1:
+    if stronger_first and depth and len(order) > 1:
         first = _by_score(fused + FIRST_LINE_WEIGHT * line_votes + FIRST_COVERAGE_WEIGHT * coverage_votes, line_rank)[0]
         scores[first] = max(scores[first], scores[order[0]])  # scores stay in order: answers weigh passages by them
         order = [first] + [i for i in order if i != first]
