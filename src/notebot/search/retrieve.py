@@ -107,8 +107,8 @@ def search(index: Index, query: str, k: int = 5, mode: str = "hybrid", query_vec
     the query (ask() needs it for the refusal rule and line scores), spares embedding it again.
     `line_evidence` (hybrid mode, for answers) re-ranks the top LINE_DEPTH (UNRANKED_LINE_DEPTH
     until the fusion ranks by lines, the first place then chosen at the FIRST_* weights) by their
-    best line, and the top COVERAGE_DEPTH by line coverage; without it hybrid search re-ranks its first five by line coverage only (no vectors),
-    unless `line_coverage` is off."""
+    best line, and the top COVERAGE_DEPTH by line coverage; without it hybrid search re-ranks its
+    first five by line coverage only (no vectors), unless `line_coverage` is off."""
     query = clean_query(query)
     if mode not in MODES:
         raise NotebotError(f"unknown retrieval mode {mode!r}", f"use one of: {', '.join(MODES)}")
