@@ -65,7 +65,7 @@ def test_a_single_note_ranks_as_before_without_note_votes(write_notes, hash_sett
     assert [hit.chunk.headings for hit in search(index, "gamma", k=2)] == [("B",), ("A",)]
 
 
-def test_the_vectors_read_an_english_question_with_the_chinese_words_for_its_terms(write_notes, hash_settings):
+def test_the_vectors_read_a_question_with_the_chinese_words_for_its_english_terms(write_notes, hash_settings):
     notes = {"glossary.md": "# 术语表\n- 驱逐策略（Eviction Policy）\n", "chips.md": "# 芯片\n晶体管的数量每两年翻一番。\n"}
     settings = hash_settings(write_notes(notes))
     build_index(settings)
@@ -73,7 +73,8 @@ def test_the_vectors_read_an_english_question_with_the_chinese_words_for_its_ter
     assert search_text(index, "Which eviction policy options exist?") == "Which eviction policy options exist? 驱逐策略"
     assert "晶体管" in search_text(index, "How fast does the transistor count grow?")  # the dictionary's, as the notes write it
     assert search_text(index, "晶体管的数量多久翻一番？") == "晶体管的数量多久翻一番？"  # no English senses appended
-    assert search_text(index, "eviction policy 是什么？") == "eviction policy 是什么？"  # Chinese already: read as written
+    assert search_text(index, "eviction policy 是什么？") == "eviction policy 是什么？ 驱逐策略"  # a mixed question too
+    assert search_text(index, "驱逐策略 eviction policy 是什么？") == "驱逐策略 eviction policy 是什么？"  # nothing new to add
 
 
 def test_hybrid_search_also_reads_an_english_question_with_its_chinese_words(write_notes, hash_settings):
