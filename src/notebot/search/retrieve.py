@@ -38,7 +38,7 @@ GLOSSARY_WEIGHT = 0.5
 # "Line ranking"): dev-wide Hit@5 0.857 -> 0.929 under `ask`, dev Hit@1 0.850 -> 0.875, `corpus/`
 # alone unchanged; weights 0.75–1.25 alike, 1.5 and up cost Hit@1 everywhere.
 LINE_RANKING_WEIGHT = 1.0
-# An English question is also read with the Chinese words for its terms (search_text): its vector
+# A question with English words is also read with the Chinese words for them (search_text): its vector
 # and line rankings are then run for both readings, each at this share of their weight, so the
 # vectors' total say is unchanged. Measured on the whole vault and `corpus/` (benchmarks/README.md,
 # "An English question read in Chinese too"): half and half lost fewer answers than the translated
