@@ -13,7 +13,7 @@ from ..question_words import NUMBER_QUESTION, without_note_talk
 from ..records import Chunk, Hit
 from ..settings import MODES
 from ..store import Index, Scored
-from ..tokenize import CJK as CJK_CHARS
+from ..tokenize import CJK as CJK_CHARS, normalize
 from .coverage import weigh_slots
 from .dictionary import translations
 from .line_ranking import LineMatrix, line_matrix
@@ -168,6 +168,8 @@ def search_text(index: Index, query: str) -> str:
     answer out of the top 10). Reading the mixed questions (Chinese with English terms) so too
     measured Hit@1 +2 and Hit@5 +1 on the vault sets, Hit@1 +1 on `corpus/`, no passage lost from
     the top 5, for a second embedding of those questions (~12 ms; benchmarks/README.md)."""
+    if not re.search(r"[a-z]", normalize(query)):
+        return query  # no English word: the lookups would find only English senses, all left out
     found = [word for word in translations(index, query, base_forms=False) + index.glossary.expand(query)
              if CHINESE.search(word) and word not in query]
     return f"{query} {' '.join(dict.fromkeys(found))}" if found else query
